@@ -12,9 +12,9 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['EMOTIONS', 'IMAGE_SIZE', 'N_PIXELS', 'USAGES', 'KAGGLE_URL', 'SAMPLE_PATH', 'DataError', 'FERDataset', 'read_fer_csv',
-           'read_image_folder', 'package_dir', 'find_fer2013', 'cache_dir', 'load_fer2013', 'split_counts',
-           'plot_class_counts', 'show_faces', 'Splits', 'split_usage', 'split_stratified', 'stratified_sample',
-           'make_sample', 'load_sample']
+           'read_image_folder', 'package_dir', 'find_fer2013', 'cache_dir', 'save_arrays', 'read_arrays',
+           'load_fer2013', 'split_counts', 'plot_class_counts', 'show_faces', 'Splits', 'split_usage',
+           'split_stratified', 'stratified_sample', 'make_sample', 'load_sample']
 
 # %% ../nbs/00_data.ipynb 6
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # Kaggle label order 0..6
@@ -159,7 +159,7 @@ def _parse_block(buf, columns, first_line, path, skip_bad, skipped):
     # blank everything that is not a pixel digit: the other fields, then the bad lines
     text = np.where(digit, b, np.uint8(32))
     for k in range(len(columns)):
-        if k == pi: continue
+        if k == pi or not len(seps): continue
         width = int((seps[:, k + 1] - seps[:, k]).max())
         idx = seps[:, k, None] + np.arange(width + 1)
         text[idx[idx <= seps[:, k + 1, None]]] = 32
@@ -252,7 +252,7 @@ _CANDIDATES = ("data/fer2013.csv.gz", "data/fer2013.csv", "data/fer2013", "data/
 
 def _usable(p):
     p = Path(p)
-    return p.is_file() or (p.is_dir() and ((p / "train").is_dir() or (p / "fer2013.csv.gz").is_file() or (p / "fer2013.csv").is_file()))
+    return p.is_file() or (p.is_dir() and any((p / n).exists() for n in ("train", "fer2013.csv.gz", "fer2013.csv", "labels.npy")))
 
 def find_fer2013(path=None) -> Path:
     "Resolve FER2013: `path` if given (`'sample'` = the shipped sample), else `$FER2013_PATH`, else ./data and ../shared/data."
@@ -284,18 +284,39 @@ def _cache_key(p):
     else: st = [(str(p), p.stat().st_size, p.stat().st_mtime_ns)]
     return hashlib.sha256(json.dumps(st).encode()).hexdigest()[:20]
 
+def save_arrays(ds, folder, parts=1) -> Path:
+    "Save `ds` as raw `.npy` arrays, the images in `parts` files (to move the set in pieces of a size limit)."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    for i, chunk in enumerate(np.array_split(np.arange(len(ds)), parts)):
+        np.save(folder / f"images.part{i}.npy", ds.images[chunk])
+    np.save(folder / "labels.npy", ds.labels); np.save(folder / "usage.npy", ds.usage)
+    return folder
+
+def read_arrays(folder) -> FERDataset:
+    "Read a folder written by `save_arrays`: `images.part*.npy` (in order), `labels.npy`, `usage.npy`."
+    folder = Path(folder)
+    parts = sorted(folder.glob("images.part*.npy"), key=lambda q: int(q.name.split("part")[1].split(".")[0]))
+    try:
+        images = np.concatenate([np.load(q) for q in parts])
+        ds = FERDataset(images, np.load(folder / "labels.npy"), np.load(folder / "usage.npy"), str(folder))
+    except (OSError, ValueError) as e: raise DataError(f"{folder}: not a complete array folder ({e})") from e
+    if len(ds.labels) and (ds.labels.min() < -1 or ds.labels.max() >= len(EMOTIONS)):
+        raise DataError(f"{folder}/labels.npy: labels outside 0..6")
+    return ds
+
 def _read_any(p, skip_bad):
     p = Path(p)
     if p.is_dir():
+        if (p / "labels.npy").is_file(): return read_arrays(p)
         for name in ("fer2013.csv.gz", "fer2013.csv"):
             if (p / name).is_file(): return read_fer_csv(p / name, skip_bad)
         return read_image_folder(p, skip_bad)
     return read_fer_csv(p, skip_bad)
 
 def load_fer2013(path=None, cache=True, skip_bad=False) -> FERDataset:
-    "Load FER2013 (Kaggle CSV, challenge CSVs or image folders) found by `find_fer2013`, using the array cache."
+    "Load FER2013 (Kaggle CSV, challenge CSVs, image folders or `save_arrays` folders) found by `find_fer2013`, using the array cache."
     p = find_fer2013(path)
-    if not cache or p == SAMPLE_PATH: return _read_any(p, skip_bad)
+    if not cache or p == SAMPLE_PATH or (p / "labels.npy").is_file(): return _read_any(p, skip_bad)
     d = cache_dir() / f"{_cache_key(p)}{'-skipbad' if skip_bad else ''}"
     try:
         meta = json.loads((d / "meta.json").read_text())
@@ -313,7 +334,7 @@ def load_fer2013(path=None, cache=True, skip_bad=False) -> FERDataset:
     except OSError: pass  # a read-only home: just no cache
     return ds
 
-# %% ../nbs/00_data.ipynb 25
+# %% ../nbs/00_data.ipynb 27
 def split_counts(ds):
     "A table of faces per emotion (rows) and split (columns), with totals."
     import pandas as pd
@@ -323,7 +344,7 @@ def split_counts(ds):
     t.loc["total"] = t.sum()
     return t
 
-# %% ../nbs/00_data.ipynb 29
+# %% ../nbs/00_data.ipynb 31
 def plot_class_counts(ds, ax=None):
     "Seaborn bar plot of faces per emotion and split."
     import seaborn as sns, matplotlib.pyplot as plt
@@ -349,7 +370,7 @@ def show_faces(ds, per_class=6, seed=0, title=None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/00_data.ipynb 36
+# %% ../nbs/00_data.ipynb 38
 class Splits(NamedTuple):
     "Train, validation (model selection) and test (report) sets, with the names of the splits."
     train: FERDataset
@@ -377,7 +398,7 @@ def stratified_sample(ds, per_class, seed=0) -> FERDataset:
     pick = [rng.choice(i, min(per_class, len(i)), replace=False) for i in (np.flatnonzero(ds.labels == c) for c in range(len(EMOTIONS)))]
     return ds[np.sort(np.concatenate(pick))]
 
-# %% ../nbs/00_data.ipynb 39
+# %% ../nbs/00_data.ipynb 41
 def make_sample(ds, per_class=(24, 6, 6), seed=0) -> FERDataset:
     "A stratified sample with `per_class` faces of each emotion from each of Training, PublicTest, PrivateTest."
     parts = [stratified_sample(ds[ds.usage == u], n, seed) for u, n in zip(USAGES, per_class)]
