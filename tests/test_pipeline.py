@@ -1,0 +1,202 @@
+"""fer_nbdev.pipeline: profiles, parameter overrides, running, skipping, redoing, failing and resuming.
+
+Runs real notebooks through papermill: the shipped 02_baseline on the sample, and tiny notebooks made here
+(one that fails on purpose). No test reads or writes the project's results/ or runs/.
+"""
+import json, shutil, socket, subprocess, sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fer_nbdev import pipeline as pl
+from fer_nbdev.pipeline import (PROFILES, get_profile, main, parse_overrides, parse_value, plan, prepare_notebook,
+                                run_profile, step)
+
+NBS = Path(__file__).resolve().parents[1] / "nbs"
+
+
+def make_nb(path, params, *cells):
+    "A notebook with a `parameters` cell (`params` source) and code cells."
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                                            "language_info": {"name": "python"}})
+    p = nbformat.v4.new_code_cell(params)
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, path)
+    return path
+
+
+WRITE = ("import json, pathlib\n"
+         "pathlib.Path(results_dir).mkdir(parents=True, exist_ok=True)\n"
+         "pathlib.Path(results_dir, f'{profile}-{run}.json').write_text(json.dumps({'run': f'{profile}-{run}'}))")
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    "Three tiny notebooks (the middle one fails while `fail` is True) and a profile 't' over them."
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    params = 'results_dir = None  # "quoted" comments must not hide a parameter\nprofile = "nb"\nrun = "x"'
+    make_nb(nbs / "01_one.ipynb", params, WRITE)
+    make_nb(nbs / "02_boom.ipynb", params + "\nfail = True", "print('before the failure')",
+            "if fail: raise RuntimeError('boom on purpose')", WRITE)
+    make_nb(nbs / "03_three.ipynb", params, WRITE)  # writes a name the profile does not expect
+    prof = {"description": "test", "parameters": {},
+            "steps": [step("01_one", runs=["one"], run="one"), step("02_boom", runs=["two"], run="two"),
+                      step("03_three", runs=["three"], run="three-renamed")]}
+    monkeypatch.setitem(PROFILES, "t", prof)
+    return tmp_path
+
+
+def test_parse_value_like_papermill():
+    assert [parse_value(v) for v in ["7", "-2", "0.25", "1e-4", "True", "False", "None", "sgd", "cnn7"]] == \
+           [7, -2, 0.25, 1e-4, True, False, None, "sgd", "cnn7"]
+    assert parse_value("(256, 128)") == [256, 128]          # tuples travel as lists (papermill would quote a tuple)
+    assert parse_value("{'a': (1, 2)}") == {"a": [1, 2]}
+    assert parse_value("[oops") == "[oops"
+    assert parse_overrides([("epochs", "3")], "epochs: 9\nweights: imagenet\nmembers: [a, b]") == \
+           {"epochs": 3, "weights": "imagenet", "members": ["a", "b"]}
+    with pytest.raises(ValueError, match="identifier"): parse_overrides([("batch-size", "3")])
+    with pytest.raises(ValueError, match="mapping"): parse_overrides([], "- a\n- b")
+
+
+def test_profiles_are_consistent():
+    for name in ("smoke", "cpu", "gpu"):
+        prof = get_profile(name)
+        steps = [s["step"] for s in prof["steps"]]
+        assert len(steps) == len(set(steps)), name
+        assert prof["steps"][-1]["notebook"] == "07_report" and prof["steps"][-1]["always"]
+        runs = [r for s in prof["steps"] for r in s["runs"]]
+        assert len(runs) == len(set(runs)), name
+    assert get_profile("smoke")["parameters"]["data_path"] == "sample"
+    gpu = get_profile("gpu")
+    assert {s["parameters"].get("model_name") for s in gpu["steps"] if s["notebook"] == "05_transfer"} == \
+           {"vgg16", "resnet50", "inceptionv3"}
+    assert all(s["parameters"]["weights"] == "imagenet" for s in gpu["steps"] if s["notebook"] == "05_transfer")
+    assert all(s["parameters"]["weights"] is None for s in get_profile("smoke")["steps"] if s["notebook"] == "05_transfer")
+    with pytest.raises(ValueError, match="smoke, cpu, gpu"): get_profile("nope")
+
+
+def test_list_cli(capsys, tmp_path):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(p in out for p in ("smoke", "cpu", "gpu"))
+    assert main(["--profile", "smoke", "--list", "--results", str(tmp_path / "r"), "--runs", str(tmp_path / "u")]) == 0
+    out = capsys.readouterr().out
+    assert "02_baseline-mlp-usage" in out and "smoke-mlp-usage.json" in out and "07_report" in out
+    assert main(["--profile", "nope", "--list"]) == 2
+    assert main(["--profile", "smoke", "--only", "nothing_like_it"]) == 2
+    assert "no such step" in capsys.readouterr().out
+
+
+def test_overrides_reach_only_declaring_notebooks(tmp_path):
+    steps = plan("smoke", overrides={"max_iter": 3, "epochs": 4, "n_draws": 2, "unknown_thing": 1},
+                 only=["00_data", "01_augmentation", "02"], results_dir=tmp_path / "r", runs_dir=tmp_path / "u")
+    by = {s["step"]: s["parameters"] for s in steps}
+    assert by["02_baseline-mlp-usage"]["max_iter"] == 3 and by["02_baseline-mlp-usage"]["data_path"] == "sample"
+    assert "max_iter" not in by["00_data"] and "epochs" not in by["02_baseline-mlp-usage"]
+    assert by["01_augmentation"].get("n_draws") == 2
+    assert not any("unknown_thing" in p for p in by.values())
+    assert by["02_baseline-mlp-usage"]["results_dir"] == str((tmp_path / "r").absolute())
+    assert by["02_baseline-mlp-usage"]["profile"] == "smoke"
+    # --only by step name, notebook, number and glob select the same step
+    for token in ("02_baseline-mlp-usage", "02_baseline", "02", "02_*"):
+        assert [s["step"] for s in plan("smoke", only=token)] == ["02_baseline-mlp-usage"]
+
+
+def test_prepare_notebook_sets_aside_export_eval_false_and_slow(tmp_path):
+    p = make_nb(tmp_path / "n.ipynb", "a = 1", "#| slow\nb = 2", "#| eval: false\nc = 3",
+                "#| hide\nimport nbdev; nbdev.nbdev_export()", "d = 4")
+    kinds = [c.cell_type for c in prepare_notebook(p).cells]
+    assert kinds == ["code", "raw", "raw", "raw", "code"]
+    kinds = [c.cell_type for c in prepare_notebook(p, slow=True).cells]
+    assert kinds == ["code", "code", "raw", "raw", "code"]
+
+
+def test_missing_notebook_is_named(tiny, monkeypatch, capsys):
+    PROFILES["t"]["steps"].insert(1, step("42_not_written_yet", runs=["n"]))
+    with pytest.raises(FileNotFoundError, match="42_not_written_yet.ipynb"):
+        run_profile("t", nbs_dir=tiny / "nbs", results_dir=tiny / "r", runs_dir=tiny / "u")
+    assert main(["--profile", "t", "--nbs", str(tiny / "nbs"), "--results", str(tiny / "r"), "--runs", str(tiny / "u")]) == 2
+    assert "42_not_written_yet.ipynb" in capsys.readouterr().out
+    assert not (tiny / "r").exists()  # nothing ran
+
+
+def test_failure_stops_keeps_partial_and_resumes(tiny, capsys):
+    args = ["--profile", "t", "--nbs", str(tiny / "nbs"), "--results", str(tiny / "r"), "--runs", str(tiny / "u"),
+            "--no-progress"]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "RuntimeError: boom on purpose" in out and "if fail: raise RuntimeError" in out and "partial" in out
+    assert (tiny / "r" / "t-one.json").exists()                 # results of the step before stay
+    assert not (tiny / "r" / "t-two.json").exists() and not (tiny / "r" / "t-three-renamed.json").exists()
+    partial = nbformat.read(tiny / "u" / "t" / "02_boom.ipynb", as_version=4)
+    outputs = [o for c in partial.cells if c.cell_type == "code" for o in c.outputs]
+    assert any(o.output_type == "stream" and "before the failure" in o.text for o in outputs)
+    assert any(o.output_type == "error" and o.ename == "RuntimeError" for o in outputs)
+    one_mtime = (tiny / "r" / "t-one.json").stat().st_mtime_ns
+
+    # fixed (here: by a parameter), the same command resumes at the failed step
+    s = run_profile("t", overrides={"fail": False}, nbs_dir=tiny / "nbs", results_dir=tiny / "r",
+                    runs_dir=tiny / "u", progress=False)
+    assert (s.skipped, s.ran, s.failed, s.ok) == (["01_one"], ["02_boom", "03_three"], [], True)
+    assert (tiny / "r" / "t-one.json").stat().st_mtime_ns == one_mtime
+    assert (tiny / "r" / "t-two.json").exists()
+    row = next(r for r in s.steps if r["step"] == "03_three")
+    assert "t-three.json" in row["note"] and "t-three-renamed.json" in row["note"]  # says what it wrote instead
+    assert row["results"] == [str(tiny / "r" / "t-three-renamed.json")]
+
+    # a third run has nothing to do; the misnamed step counts as done by what it wrote
+    s = run_profile("t", overrides={"fail": False}, nbs_dir=tiny / "nbs", results_dir=tiny / "r",
+                    runs_dir=tiny / "u", progress=False)
+    assert s.ran == [] and s.skipped == ["01_one", "02_boom", "03_three"]
+    # a deleted results file makes its step run again
+    (tiny / "r" / "t-three-renamed.json").unlink()
+    s = run_profile("t", overrides={"fail": False}, nbs_dir=tiny / "nbs", results_dir=tiny / "r",
+                    runs_dir=tiny / "u", progress=False)
+    assert s.ran == ["03_three"]
+
+
+def test_requirement_missing_skips_step_without_failing(tiny, monkeypatch):
+    def offline(*a, **k): raise OSError("offline")
+    monkeypatch.setattr(socket, "create_connection", offline)
+    pl._can_download.cache_clear()
+    monkeypatch.setenv("KERAS_HOME", str(tiny / "keras"))
+    PROFILES["t"]["steps"] = [step("01_one", runs=["one"], requires="imagenet", run="one", weights="imagenet",
+                                   model_name="vgg16")]
+    s = run_profile("t", nbs_dir=tiny / "nbs", results_dir=tiny / "r", runs_dir=tiny / "u", progress=False)
+    assert s.ok and s.steps[0]["status"] == "unavailable" and "vgg16_weights" in s.steps[0]["note"]
+    assert not (tiny / "r").exists()
+
+
+def test_baseline_step_writes_results_skips_then_redoes(tmp_path, capsys):
+    kw = dict(only="02_baseline", overrides={"max_iter": 5}, results_dir=tmp_path / "results",
+              runs_dir=tmp_path / "runs", progress=False)
+    s = run_profile("smoke", **kw)
+    assert s.ok and s.ran == ["02_baseline-mlp-usage"]
+    res = tmp_path / "results" / "smoke-mlp-usage.json"
+    rec = json.loads(res.read_text())
+    assert rec["run"] == "smoke-mlp-usage" and rec["parameters"]["max_iter"] == 5 and rec["data"]["n"] == 168
+    executed = tmp_path / "runs" / "smoke" / "02_baseline-mlp-usage.ipynb"
+    nb = nbformat.read(executed, as_version=4)
+    assert not any(c.get("outputs") and any(o.output_type == "error" for o in c.outputs) for c in nb.cells)
+    assert "[1/1] 02_baseline-mlp-usage: running" in capsys.readouterr().out
+    mtime = res.stat().st_mtime_ns
+
+    s = run_profile("smoke", **kw)
+    assert (s.ran, s.skipped) == ([], ["02_baseline-mlp-usage"]) and res.stat().st_mtime_ns == mtime
+
+    s = run_profile("smoke", redo=True, **kw)
+    assert s.ran == ["02_baseline-mlp-usage"] and res.stat().st_mtime_ns != mtime
+
+
+def test_module_runs_as_a_script():
+    r = subprocess.run([sys.executable, "-m", "fer_nbdev.pipeline", "--profile", "gpu", "--list"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "03_cnn-vgg-usage" in r.stdout, r.stderr
+    r = subprocess.run([sys.executable, "-m", "fer_nbdev.pipeline", "--profile", "nope"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "unknown profile" in r.stdout
+    if exe := shutil.which("fer-run"):
+        assert subprocess.run([exe, "--list"], capture_output=True, timeout=120).returncode == 0
