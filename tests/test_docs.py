@@ -1,0 +1,197 @@
+"""The Quarto-free docs build (scripts/build_docs.py): README.md generated from nbs/index.ipynb, and the static site
+checked in headless Chromium (the report page shows its results table and plots; a screenshot is saved to
+artifacts/docs-report.png for CI). The browser tests skip when chromium, chromedriver or selenium is missing
+(CI installs them: apt-get install chromium chromium-driver; pip install selenium)."""
+import functools, http.server, os, re, shutil, subprocess, sys, threading
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "scripts" / "build_docs.py"
+ARTIFACTS = Path(os.environ.get("FER_ARTIFACTS", ROOT / "artifacts"))
+COMMANDS = ['pip install -e . && fer-run --profile smoke', 'pip install -e ".[dev]" && bash scripts/test.sh']
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def build(*args, timeout=900):
+    r = subprocess.run([sys.executable, str(BUILD), *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                       timeout=timeout, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert r.returncode == 0, f"build_docs.py {' '.join(map(str, args))} failed:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}"
+    return r.stdout
+
+
+def synthetic_results(d: Path) -> Path:
+    "Two results files written by the real writer, with the real score on the shipped sample's labels."
+    from fer_nbdev.data import load_sample
+    from fer_nbdev.results import score, write_results
+    y = load_sample().labels[:84]
+    def m(acc, splits):
+        k = int(round(acc * len(y))); pred = y.copy(); pred[k:] = (y[k:] + 1) % 7
+        return {s: score(y, np.eye(7)[pred] * 0.9 + 0.1 / 7) for s in splits}
+    hist = {"loss": [1.9, 1.5, 1.3], "val_loss": [1.8, 1.6, 1.5], "accuracy": [0.3, 0.4, 0.5], "val_accuracy": [0.3, 0.35, 0.4]}
+    common = dict(params=1234, epochs=3, history=hist, seed=0, data={"source": "synthetic", "n": 168}, wall_time_s=5.0)
+    write_results("gpu-cnn7-usage", model="cnn7", metrics=m(0.5, ("PublicTest", "PrivateTest")),
+                  parameters={"profile": "gpu"}, results_dir=d, **common)
+    write_results("cpu-tuned_cnn-stratified", model="tuned_cnn", metrics=m(0.75, ("val", "test")), protocol="stratified",
+                  parameters={"profile": "cpu"}, results_dir=d, **common)
+    return d
+
+
+# ----------------------------------------------------------------------------------------------- README -----
+def test_readme_from_index(tmp_path):
+    out = tmp_path / "README.md"
+    build("--readme", "--readme-out", out, "--results", synthetic_results(tmp_path / "results"))
+    text = out.read_text()
+    lines = [l for l in text.splitlines() if l.strip()]
+    assert lines[0] == "# fer_nbdev" and lines[1].startswith("> Facial-emotion recognition")
+    assert lines[2] == "```sh" and lines[3:5] == COMMANDS and lines[5] == "```"     # exactly the two commands, first
+    assert text.count(START) == 1 and text.count(END) == 1 and text.index(START) < text.index(END)
+    section = text[text.index(START):text.index(END)]
+    assert "| 7-layer CNN | 50.0% |" in section and "Study's number" in section    # filled from the results files
+    assert ":::" not in text and "{target=" not in text and "#|" not in text       # no Quarto/nbdev leftovers
+    for target in re.findall(r"\]\((nbs/[^)#]+)", text): assert (ROOT / target).exists(), target
+
+
+def test_committed_readme_is_generated(tmp_path):
+    "README.md is generated from nbs/index.ipynb (outside the results markers, which the report fills)."
+    committed = (ROOT / "README.md").read_text()
+    hint = "README.md is generated: run python scripts/build_docs.py --readme"
+    assert START in committed and END in committed, f"README.md has no results markers. {hint}"
+    build("--readme", "--readme-out", tmp_path / "README.md", "--results", tmp_path / "no-results")
+    strip = lambda t: re.sub(re.escape(START) + ".*?" + re.escape(END), "", t, flags=re.S)
+    assert strip((tmp_path / "README.md").read_text()) == strip(committed), f"README.md differs from nbs/index.ipynb. {hint}"
+
+
+# ----------------------------------------------------------------------------------------------- site -------
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.hrefs, self.nav, self.imgs, self.h3_ids, self._in_nav = [], [], [], [], False
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "nav": self._in_nav = True
+        if tag == "a" and a.get("href"): (self.nav if self._in_nav else self.hrefs).append(a["href"])
+        if tag == "img": self.imgs.append(a.get("src", ""))
+        if tag in ("h3", "h4") and a.get("id"): self.h3_ids.append(a["id"])
+    def handle_endtag(self, tag):
+        if tag == "nav": self._in_nav = False
+
+
+def parse(path):
+    p = _Links(); p.feed(path.read_text()); return p
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("docs")
+    out = tmp / "site"
+    build("--site", "--out", out, "--results", synthetic_results(tmp / "results"))
+    return out
+
+
+def test_site_pages_and_navigation(site):
+    nbs = sorted(p.name for p in (ROOT / "nbs").glob("*.ipynb"))
+    pages = {p.name for p in site.glob("*.html")}
+    assert len(pages) == len(nbs) and {"index.html", "report.html"} <= pages
+    assert (site / "styles.css").stat().st_size > 1000
+    for page in pages:
+        links = parse(site / page)
+        assert sorted(links.nav) == sorted(pages), f"{page}: the sidebar lists {links.nav}"
+        for h in links.hrefs:          # every local link leads to a page that exists
+            if not re.match(r"^(https?:|mailto:|#|data:)", h): assert (site / h.split("#")[0]).exists(), f"{page}: {h}"
+
+
+def test_site_api_reference(site):
+    "show_doc output (nbdev's processing) is on the pages: the report's functions, the data loader."
+    assert {"results_table", "write_report", "update_readme"} <= set(parse(site / "report.html").h3_ids)
+    assert "load_fer2013" in parse(site / "data.html").h3_ids
+    html = (site / "report.html").read_text()
+    assert "#| export" not in html and "nbdev_export()" not in html and "default_exp" not in html
+
+
+def test_site_index_has_commands_and_results(site):
+    html = (site / "index.html").read_text()
+    first_pre = re.search(r"<pre>(.*?)</pre>", html, re.S).group(1)
+    text = re.sub(r"<[^>]+>", "", first_pre).replace("&quot;", '"').replace("&amp;", "&")
+    assert [l for l in text.splitlines() if l.strip()] == COMMANDS
+    assert "PrivateTest acc" in html and "50.0%" in html
+
+
+def test_own_notebooks_pass_nbdevs_strict_processing(tmp_path):
+    "index and 07_report go through nbdev's processing unchanged (so nbdev_docs with Quarto handles them too)."
+    out = build("--site", "--strict", "--only", "index,07_report", "--out", tmp_path / "site", "--results", tmp_path / "none")
+    assert "report.html" in out and (tmp_path / "site" / "report.html").exists()
+
+
+# ----------------------------------------------------------------------------------------------- browser ----
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser(site, tmp_path_factory):
+    if not CHROMIUM or not CHROMEDRIVER:
+        pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+    from selenium.webdriver.chrome.service import Service
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1400,1000",
+              f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(a)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    try: yield driver, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        driver.quit(); server.shutdown(); server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a): pass
+
+
+def test_report_page_in_browser(browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    driver, url = browser
+    driver.get(f"{url}/report.html")
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    assert "Report" in driver.find_element(By.CSS_SELECTOR, "h1.title").text
+    # the results table, with the synthetic run's number beside the study's
+    tables = [t for t in driver.find_elements(By.CSS_SELECTOR, "main table") if "PrivateTest acc" in t.text]
+    assert tables, "no results table on the report page"
+    row = next(r for r in tables[0].find_elements(By.CSS_SELECTOR, "tr") if r.text.startswith("7-layer CNN"))
+    assert "50.0%" in row.text and "60.50%" in row.text and "gpu" in row.text
+    assert tables[0].is_displayed() and tables[0].size["height"] > 100
+    # the plots: accuracy by model, confusion matrix, per-class F1, learning curves, all loaded
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)"))
+    imgs = driver.execute_script("return Array.from(document.querySelectorAll('main img')).map(i => [i.naturalWidth, i.naturalHeight])")
+    assert len(imgs) >= 4 and all(w > 0 and h > 0 for w, h in imgs), imgs
+    # sidebar navigation works
+    nav = driver.find_elements(By.CSS_SELECTOR, "nav.sidebar a")
+    assert len(nav) >= 3 and any("active" in (a.get_attribute("class") or "") for a in nav)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(height + 50, 16000))
+    shot = ARTIFACTS / "docs-report.png"
+    assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+
+def test_index_page_in_browser(browser):
+    from selenium.webdriver.common.by import By
+    driver, url = browser
+    driver.set_window_size(1400, 1000)
+    driver.get(f"{url}/index.html")
+    pre = driver.find_element(By.CSS_SELECTOR, "main pre")
+    assert [l for l in pre.text.splitlines() if l.strip()] == COMMANDS
+    link = next(a for a in driver.find_elements(By.CSS_SELECTOR, "nav.sidebar a") if a.get_attribute("href").endswith("report.html"))
+    link.click()
+    assert driver.current_url.endswith("/report.html") and driver.find_elements(By.CSS_SELECTOR, "main img")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.get(f"{url}/index.html")
+    driver.save_screenshot(str(ARTIFACTS / "docs-index.png"))
