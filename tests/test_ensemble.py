@@ -1,0 +1,213 @@
+"Ensembles: averaging arithmetic, weights fitted on the validation split only, saved ensembles, members, leave-one-out."
+import json
+from pathlib import Path
+import numpy as np
+import pytest
+import keras
+from fer_nbdev.data import FERDataset, load_sample, split_usage, Splits
+from fer_nbdev.results import write_results, read_results
+from fer_nbdev import ensemble as E
+
+def constant_model(p, name):
+    "Outputs the probability vector `p` whatever the face."
+    inp = keras.Input((48, 48, 1))
+    out = keras.layers.Dense(7, activation="softmax", kernel_initializer="zeros",
+                             bias_initializer=keras.initializers.Constant(np.log(p)))(keras.layers.Flatten()(inp))
+    return keras.Model(inp, out, name=name)
+
+def tiny_model(seed, name="tiny"):
+    "A small random model on raw faces whose output depends on the face."
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((48, 48, 1))
+    x = keras.layers.Rescaling(1 / 255)(inp)
+    x = keras.layers.AveragePooling2D(8)(x)
+    x = keras.layers.Dense(7, activation="softmax", kernel_initializer=keras.initializers.RandomNormal(stddev=3.0))(keras.layers.Flatten()(x))
+    return keras.Model(inp, x, name=name)
+
+@pytest.fixture(scope="module")
+def splits():
+    return split_usage(load_sample())
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, splits):
+    "Three tiny saved members with results entries (runs 'test-cnn7-usage-s<i>') in a results folder."
+    d = tmp_path_factory.mktemp("ens")
+    paths = []
+    for i in range(3):
+        m = tiny_model(i, name="cnn7")                    # the same name three times, as ten loaded cnn7 would have
+        p = d / "models" / f"test-cnn7-usage-s{i}.keras"
+        p.parent.mkdir(exist_ok=True)
+        m.save(p)
+        write_results(f"test-cnn7-usage-s{i}", model="cnn7-usage", metrics={}, params=m.count_params(), epochs=i + 1,
+                      history={}, seed=i, data=splits.train, wall_time_s=0, parameters={"model_name": "cnn7", "profile": "test"},
+                      results_dir=d / "results", model_path=str(p))
+        paths.append(p)
+    return d, paths
+
+def faces(n=5, seed=0): return np.random.default_rng(seed).integers(0, 256, (n, 48, 48, 1)).astype("uint8")
+
+# --- averaging arithmetic -----------------------------------------------------------------------------------
+
+def test_average_layer_and_ensemble_proba_are_the_mean_of_members():
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.ones(7), size=3)
+    members = [constant_model(p, f"c{i}") for i, p in enumerate(P)]
+    x = faces()
+    np.testing.assert_allclose(E.average_ensemble(members).predict(x, verbose=0), np.tile(P.mean(0), (5, 1)), atol=1e-6)
+    np.testing.assert_allclose(E.ensemble_proba(members, x), np.tile(P.mean(0), (5, 1)), atol=1e-6)
+    varied = [tiny_model(s) for s in range(3)]                       # outputs that differ from face to face
+    each = np.stack([m.predict(x, verbose=0) for m in varied])
+    np.testing.assert_allclose(E.average_ensemble(varied).predict(x, verbose=0), each.mean(0), atol=1e-6)
+    np.testing.assert_allclose(E.ensemble_proba(varied, x), each.mean(0), atol=1e-6)
+    np.testing.assert_allclose(E.ensemble_proba(varied, x).sum(1), 1.0, atol=1e-6)
+
+def test_weighted_average_weights_sum_to_one_and_one_hot_picks_a_member():
+    varied = [tiny_model(s) for s in range(3)]
+    x = faces()
+    each = np.stack([m.predict(x, verbose=0) for m in varied])
+    w = E.simplex_weights([3, 1, 0], 3)
+    np.testing.assert_allclose(w.sum(), 1.0); np.testing.assert_allclose(w, [0.75, 0.25, 0])
+    np.testing.assert_allclose(E.ensemble_proba(varied, x, weights=[3, 1, 0]), 0.75 * each[0] + 0.25 * each[1], atol=1e-6)
+    for i in range(3):
+        onehot = np.eye(3)[i]
+        np.testing.assert_allclose(E.ensemble_proba(varied, x, weights=onehot), each[i], atol=1e-6)
+        np.testing.assert_allclose(E.average_ensemble(varied, weights=onehot).predict(x, verbose=0), each[i], atol=1e-6)
+    assert E.WeightedAverage([2, 2]).member_weights == [0.5, 0.5]
+    for bad in ([1, -1, 1], [0, 0, 0], [1, 1]):
+        with pytest.raises(ValueError): E.simplex_weights(bad, 3)
+
+def test_a_member_must_take_raw_faces():
+    inp = keras.Input((44, 44, 1))
+    other = keras.Model(inp, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(inp)))
+    with pytest.raises(ValueError, match="raw faces"): E.average_ensemble([tiny_model(0), other])
+
+def test_contributions_leave_one_out_by_hand():
+    y = np.array([0, 1, 2, 3])
+    eye = np.eye(7)
+    right = eye[y]                               # always right
+    half = eye[[0, 1, 5, 5]] * 0.9 + 0.1 / 7     # right on the first two
+    wrong = eye[[6, 6, 6, 6]] * 0.95             # always wrong, confident
+    t = E.contributions({"val": np.stack([right, half, wrong])}, {"val": y}, ["right", "half", "wrong"])
+    acc = lambda p: float((p.argmax(1) == y).mean())
+    assert t.loc["right", "val acc"] == 1.0 and t.loc["half", "val acc"] == 0.5 and t.loc["wrong", "val acc"] == 0.0
+    full = acc((right + half + wrong) / 3)
+    assert t.loc["(ensemble)", "val acc"] == full
+    for name, rest in (("right", (half, wrong)), ("half", (right, wrong)), ("wrong", (right, half))):
+        assert t.loc[name, "val acc without"] == acc(sum(rest) / 2)
+        assert t.loc[name, "val added"] == pytest.approx(full - acc(sum(rest) / 2))
+    np.testing.assert_allclose(t["weight"].iloc[:3].sum(), 1.0)
+    tw = E.contributions({"val": np.stack([right, half, wrong])}, {"val": y}, ["right", "half", "wrong"], weights=[1, 0, 0])
+    assert tw.loc["(ensemble)", "val acc"] == 1.0 and tw.loc["half", "val added"] == 0.0
+    assert tw.loc["right", "val acc without"] == acc((half + wrong) / 2)      # the rest weigh 0: their plain average
+
+# --- fitted weights ---------------------------------------------------------------------------------------
+
+def test_fit_weights_sum_to_one_and_favour_the_better_member():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 7, 300)
+    good = np.full((300, 7), 0.05); good[np.arange(300), y] = 0.7
+    noise = rng.dirichlet(np.ones(7), 300)
+    w = E.fit_weights(np.stack([noise, good]), y)
+    assert w.shape == (2,) and np.all(w >= 0) and w.sum() == pytest.approx(1.0)
+    assert w[1] > 0.8
+    nll = lambda p: -np.log(p[np.arange(300), y]).mean()
+    for mix in (0.0, 0.25, 0.5, 0.75, 1.0):                  # no other mix on a grid does better than the fit
+        assert nll(E.combine(np.stack([noise, good]), w)) <= nll(E.combine(np.stack([noise, good]), [mix, 1 - mix])) + 1e-6
+
+def relabel(ds, labels, images=None):
+    return FERDataset(ds.images if images is None else images, labels, ds.usage, ds.source)
+
+def test_weights_are_fitted_on_the_validation_split_only(saved, splits, tmp_path):
+    d, paths = saved
+    run = lambda s, sub: E.run_ensemble("best_ensemble", paths, s, results_dir=tmp_path / sub, model_dir=tmp_path / sub,
+                                        profile="test", save_model=False)
+    base = run(splits, "a")
+    rng = np.random.default_rng(0)
+    test2 = relabel(splits.test, rng.integers(0, 7, len(splits.test)),                  # other labels, other faces
+                    rng.integers(0, 256, splits.test.images.shape).astype(np.uint8))
+    other_test = run(Splits(splits.train, splits.val, test2, splits.names), "b")
+    np.testing.assert_array_equal(base.weights, other_test.weights)        # the test split does not move them
+    assert base.metrics["PrivateTest"] != other_test.metrics["PrivateTest"]  # ... though it was used for scoring
+    val2 = relabel(splits.val, (splits.val.labels + 3) % 7)
+    other_val = run(Splits(splits.train, val2, splits.test, splits.names), "c")
+    assert not np.allclose(base.weights, other_val.weights)                # the validation split does
+    rec = json.loads(Path(base.weighted_results_path).read_text())
+    assert rec["weights_fitted_on"] == "PublicTest" and rec["model"] == "best_ensemble_weighted"
+    np.testing.assert_allclose(rec["member_weights"], base.weights)
+
+# --- members, results, saved ensembles -----------------------------------------------------------------------
+
+def test_members_resolve_from_paths_run_names_and_results_entries(saved):
+    d, paths = saved
+    res = d / "results"
+    by_path = E.resolve_member(paths[0], res)
+    assert by_path.name == "test-cnn7-usage-s0" and by_path.record["epochs"] == 1 and by_path.key == "cnn7"
+    assert E.resolve_member("cnn7-usage-s1", res, profile="test").path == str(paths[1])   # pipeline-style, no prefix
+    assert E.resolve_member("test-cnn7-usage-s2", res).path == str(paths[2])
+    rec = next(r for r in read_results(res) if r["run"] == "test-cnn7-usage-s2")
+    assert E.resolve_member(rec).path == str(paths[2])
+    with pytest.raises(FileNotFoundError, match="nope"): E.resolve_member("nope", res)
+
+def test_ensemble_names_must_match_their_members(saved, splits, tmp_path):
+    d, paths = saved
+    assert E.ensemble_key("cnn7x10") == "cnn7_x10" and E.ensemble_key("best") == "best_ensemble"
+    ms = E.resolve_members(paths, d / "results")
+    E.check_members("cnn7_x10", ms)                             # all cnn7: fine
+    ms[0].record = {**ms[0].record, "model": "cnn4", "parameters": {"model_name": "cnn4"}}
+    with pytest.raises(ValueError, match="cnn7"): E.check_members("cnn7_x10", ms)
+    E.check_members("best_ensemble", ms)
+
+def test_find_members_prefers_imagenet_and_names_what_is_missing(tmp_path, splits):
+    m = tiny_model(0); p = tmp_path / "m.keras"; m.save(p)
+    common = dict(metrics={}, params=1, epochs=1, history={}, seed=0, data=splits.train, wall_time_s=0,
+                  results_dir=tmp_path, model_path=str(p))
+    write_results("gpu-vgg16-frozen-usage", model="vgg16", parameters={"profile": "gpu"}, weights=None, **common)
+    write_results("nb-vgg16-frozen-usage", model="vgg16", parameters={"profile": "nb"}, weights="imagenet", **common)
+    write_results("nb-resnet50-frozen-usage", model="resnet50", parameters={"profile": "nb"}, weights="imagenet", **common)
+    with pytest.raises(FileNotFoundError, match="tuned_cnn"): E.find_members(tmp_path)
+    got = E.find_members(tmp_path, ("vgg16", "resnet50"))
+    assert [r["run"] for r in got] == ["nb-vgg16-frozen-usage", "nb-resnet50-frozen-usage"]
+
+def test_run_ensemble_writes_results_and_a_saved_ensemble_that_reloads(saved, splits, tmp_path):
+    d, paths = saved
+    r = E.run_ensemble("cnn7x10", ["cnn7-usage-s0", "cnn7-usage-s1", "cnn7-usage-s2"], splits, profile="test",
+                       results_dir=d / "results", model_dir=tmp_path, member_results_dir=d / "results",
+                       tta="flip")
+    rec = json.loads(Path(r.results_path).read_text())
+    assert rec["model"] == "cnn7_x10" and rec["run"] == "test-cnn7_x10-usage" and rec["history"] == {}
+    assert rec["members"] == [f"test-cnn7-usage-s{i}" for i in range(3)] and rec["member_models"] == ["cnn7"] * 3
+    assert rec["params"] == sum(E.count_params(m.model) for m in r.members) and rec["epochs"] == 3
+    assert "weights" not in rec                                   # no transfer member: nothing to say about ImageNet
+    assert set(rec["metrics"]) == {"PublicTest", "PrivateTest", "PublicTest+tta", "PrivateTest+tta"}
+    assert len(rec["contributions"]) == 4 and rec["member_weights"] == pytest.approx([1 / 3] * 3)
+    probs = E.ensemble_proba(r.members, splits.test)
+    assert rec["metrics"]["PrivateTest"]["accuracy"] == pytest.approx(float((probs.argmax(1) == splits.test.labels).mean()))
+    np.testing.assert_allclose(E.load_keras(rec["model_path"]).predict(splits.test.x, verbose=0), probs, atol=1e-5)
+    wrec = json.loads(Path(r.weighted_results_path).read_text())
+    np.testing.assert_allclose(E.load_keras(wrec["model_path"]).predict(splits.test.x, verbose=0),
+                               E.ensemble_proba(r.members, splits.test, weights=r.weights), atol=1e-5)
+
+def test_an_ensemble_with_a_random_init_transfer_member_says_so(splits, tmp_path):
+    from fer_nbdev.transfer import build_transfer
+    vgg = build_transfer("vgg16", weights=None, input_size=32)
+    vp = tmp_path / "vgg.keras"; vgg.save(vp)
+    write_results("test-vgg16-frozen-usage", model="vgg16", metrics={}, params=vgg.count_params(), epochs=2, history={},
+                  seed=0, data=splits.train, wall_time_s=0, parameters={}, results_dir=tmp_path, weights=None,
+                  model_path=str(vp))
+    r = E.run_ensemble("best", ["vgg16-frozen-usage", tiny_model(5, "cnn")], splits, profile="test", results_dir=tmp_path,
+                       model_dir=tmp_path, weighted=False, run_name="ensemble-best-usage")
+    rec = json.loads(Path(r.results_path).read_text())
+    assert rec["weights"] is None and rec["model"] == "best_ensemble" and r.weighted_results_path is None
+    assert rec["run"] == "test-ensemble-best-usage" and Path(r.results_path).name == "test-ensemble-best-usage.json"
+    loaded = E.load_keras(rec["model_path"])                      # nested transfer model with custom layers
+    np.testing.assert_allclose(loaded.predict(splits.val.x, verbose=0), E.ensemble_proba(r.members, splits.val), atol=1e-5)
+
+def test_cnn7_members_trained_with_different_seeds(splits, tmp_path):
+    recs = E.cnn7_members(splits, 2, epochs=1, batch_size=64, seed=3, results_dir=tmp_path, model_dir=tmp_path, profile="test")
+    assert [r["seed"] for r in recs] == [3, 4]
+    assert all(Path(r["path"]).parent == tmp_path / "members" for r in recs)   # out of the report's table
+    assert not (tmp_path / "test-cnn7-usage-s3.json").exists()
+    ms = E.resolve_members(recs)
+    assert [m.key for m in ms] == ["cnn7", "cnn7"]
+    w0, w1 = (m.model.get_weights()[0] for m in ms)
+    assert not np.allclose(w0, w1)
