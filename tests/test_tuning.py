@@ -1,0 +1,212 @@
+"Tests of fer_nbdev.tuning: the search space, the rebuilt architecture, a tiny real search end to end, JAX."
+import json, os, subprocess, sys, tempfile, textwrap
+from pathlib import Path
+import numpy as np
+import pytest
+
+import keras
+import keras_tuner as kt
+from fer_nbdev.baseline import get_splits
+from fer_nbdev.data import load_sample
+from fer_nbdev.results import REQUIRED_FIELDS, read_results
+from fer_nbdev.tuning import (HPARAMS, CNNHyperModel, cnn_from_hparams, count_cnn_params, hparams_path, load_hparams,
+                              run_tuning, scratch_path, search_space, trials_table, tunable_cnn, tune)
+
+ROOT = Path(__file__).resolve().parents[1]
+# small but real: every hyperparameter is still searched, the networks are just narrow (seconds per trial on 2 cores)
+SMALL = dict(filters=(8, 16), depth=(2, 3), kernel_size=(3, 5), dropout=(0.0, 0.5), dense_units=(32, 64),
+             learning_rate=(1e-4, 3e-3), batch_norm=(True, False))
+TUNER_FILES = ("oracle.json", "trial.json", "build_config.json")
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return get_splits(load_sample(), "usage")
+
+
+# --- the search space -------------------------------------------------------------------------------------------
+
+def test_search_space_holds_the_required_hyperparameters():
+    space = search_space()
+    required = {"filters", "depth", "dropout", "dense_units", "learning_rate", "batch_norm"}
+    assert required <= set(space) and set(space) == set(HPARAMS)
+    assert all(space[k]["type"] != "Fixed" for k in HPARAMS)                # all searched by default
+    assert space["learning_rate"]["sampling"] == "log"
+    assert space["batch_norm"]["type"] == "Boolean"
+    assert json.loads(json.dumps(space)) == space                           # a plain, JSON-able dict
+    # what keras-tuner sees: the hypermodel declares exactly these names, with their ranges
+    hp = kt.HyperParameters()
+    CNNHyperModel(space).build(hp)
+    assert set(hp.values) == set(HPARAMS)
+    cfg = {p.name: p.get_config() for p in hp.space}
+    assert (cfg["filters"]["min_value"], cfg["filters"]["max_value"]) == (16, 64)
+    assert (cfg["depth"]["min_value"], cfg["depth"]["max_value"]) == (2, 4)
+
+
+def test_search_space_bounds_and_fixed_values():
+    s = search_space(filters=(8, 128), depth=3, batch_norm=True, kernel_size=(3, 5, 7), learning_rate=(1e-5, 1e-2))
+    assert s["depth"] == {"type": "Fixed", "value": 3} and s["batch_norm"] == {"type": "Fixed", "value": True}
+    assert s["kernel_size"]["values"] == [3, 5, 7]
+    hp = kt.HyperParameters()
+    CNNHyperModel(s).build(hp)
+    widths = {p.random_sample(i) for p in hp.space if p.name == "filters" for i in range(200)}
+    assert widths == {8, 16, 32, 64, 128}                                   # powers of two within the bounds
+    lrs = [p.random_sample(i) for p in hp.space if p.name == "learning_rate" for i in range(200)]
+    assert 1e-5 <= min(lrs) and max(lrs) <= 1e-2 and min(lrs) < 1e-4       # log-uniform reaches the low decades
+    with pytest.raises(ValueError, match="low > high"): search_space(dropout=(0.5, 0.1))
+    with pytest.raises(ValueError, match="lacks"): CNNHyperModel({"filters": s["filters"]})
+
+
+# --- the architecture -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("depth,kernel,bn", [(1, 3, False), (2, 5, True), (3, 3, True), (4, 5, False)])
+def test_cnn_from_hparams_parameter_count_and_io(depth, kernel, bn):
+    hp = dict(filters=8, depth=depth, kernel_size=kernel, dropout=0.3, dense_units=32, batch_norm=bn)
+    m = cnn_from_hparams(hp)
+    assert m.count_params() == count_cnn_params(hp)
+    assert m.input_shape == (None, 48, 48, 1) and m.output_shape == (None, 7)
+    assert cnn_from_hparams(hp, augment=True, seed=0).count_params() == m.count_params()
+    assert sum(isinstance(l, keras.layers.Conv2D) for l in m.layers) == 2 * depth
+    assert sum(isinstance(l, keras.layers.BatchNormalization) for l in m.layers) == (2 * depth + 1 if bn else 0)
+    assert isinstance(m.layers[1], keras.layers.Rescaling)
+
+
+def test_cnn_from_hparams_takes_raw_pixels_and_matches_tunable_cnn(splits):
+    hp = kt.HyperParameters()
+    tuned = tunable_cnn(hp)                                                 # the hypermodel at its defaults
+    rebuilt = cnn_from_hparams(dict(hp.values))
+    assert [tuple(w.shape) for w in tuned.weights] == [tuple(w.shape) for w in rebuilt.weights]
+    x = splits.val.x[:12]                                                   # uint8, 0-255
+    p = rebuilt.predict(x, verbose=0)
+    np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
+    rebuilt.set_weights(tuned.get_weights())
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), tuned.predict(x, verbose=0), atol=1e-5)
+    with pytest.raises(KeyError, match="hparams lack"): cnn_from_hparams({"filters": 8, "depth": 2})
+
+
+# --- a tiny real search, end to end ------------------------------------------------------------------------------
+
+def _tuner_files_under(root):
+    "Tuner state files under `root` (the virtual environment excluded)."
+    out = []
+    for top in Path(root).iterdir():
+        if top.name in (".venv", "venv", ".git"): continue
+        cands = [top] if top.is_file() else top.rglob("*")
+        out += [p for p in cands if p.name in TUNER_FILES or p.name.endswith(".weights.h5")]
+    return sorted(out)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(splits, tmp_path_factory):
+    base = tmp_path_factory.mktemp("tuning")
+    before = _tuner_files_under(ROOT)
+    out = run_tuning(splits, max_trials=2, tuner_epochs=1, epochs=1, batch_size=64, augment=True, seed=0,
+                     space=search_space(**SMALL), num_initial_points=1,   # trial 2 is proposed by the Gaussian process
+                     results_dir=base / "results", model_dir=base / "models", scratch_dir=base / "scratch",
+                     profile="test", protocol="usage")
+    return dict(out, base=base, before=before)
+
+
+def test_tiny_search_writes_the_hparams_json(tiny_run):
+    base = tiny_run["base"]
+    path = tiny_run["hparams_path"]
+    assert path == hparams_path(base / "results", "test", "usage") and path.is_file()
+    rec = json.loads(path.read_text())
+    assert rec["tuner"] == "BayesianTuner" and rec["objective"] == "val_accuracy"
+    assert rec["trials_run"] == 2 and len(rec["trials"]) == 2
+    assert rec["search_space"] == search_space(**SMALL)
+    assert all(0 <= t["score"] <= 1 and set(t["hparams"]) == set(HPARAMS) for t in rec["trials"])
+    assert rec["best_score"] == max(t["score"] for t in rec["trials"])
+    best_trial = next(t for t in rec["trials"] if t["trial"] == rec["best_trial"])
+    assert {k: rec["best_hparams"][k] for k in HPARAMS} == best_trial["hparams"]
+    assert load_hparams(path) == rec["best_hparams"] and rec["best_hparams"]["augment"] is True
+    # the trials table says the same as the record
+    table = tiny_run["table"]
+    assert list(table["score"]) == [t["score"] for t in rec["trials"]]
+    assert table["best_so_far"].is_monotonic_increasing
+
+
+def test_tiny_search_writes_a_complete_results_file(tiny_run):
+    base = tiny_run["base"]
+    path = tiny_run["results_path"]
+    assert path == base / "results" / "test-tuned-usage.json"
+    recs = read_results(base / "results")        # the hparams JSON (in a subfolder) is not taken for a results file
+    assert [Path(r["path"]) for r in recs] == [path]
+    rec = recs[0]
+    assert all(k in rec for k in REQUIRED_FIELDS)
+    assert (rec["model"], rec["run"], rec["protocol"], rec["epochs"]) == ("tuned_cnn", "test-tuned-usage", "usage", 1)
+    assert set(rec["metrics"]) >= {"PublicTest", "PrivateTest"}
+    assert rec["hparams"] == json.loads(tiny_run["hparams_path"].read_text())["best_hparams"]
+    assert rec["tuning"]["trials_run"] == 2 and rec["hparams_path"] == str(tiny_run["hparams_path"])
+    # the saved model is the rebuilt best architecture, and predicts like the trained one
+    saved = keras.models.load_model(rec["model_path"])
+    assert Path(rec["model_path"]).parent == base / "models"
+    x = load_sample().x[:6]
+    np.testing.assert_allclose(saved.predict(x, verbose=0), tiny_run["model"].predict(x, verbose=0), atol=1e-4)
+
+
+def test_rebuilt_architecture_has_the_best_models_parameter_count(tiny_run, splits):
+    tuner, best = tiny_run["tuner"], tiny_run["best"]
+    best_model = tuner.get_best_models(1)[0]
+    rebuilt = cnn_from_hparams(load_hparams(tiny_run["hparams_path"]))
+    assert rebuilt.count_params() == best_model.count_params() == count_cnn_params(best)
+    assert [tuple(w.shape) for w in rebuilt.weights] == [tuple(w.shape) for w in best_model.weights]
+    rec = json.loads(tiny_run["results_path"].read_text())
+    assert rec["params"] == rebuilt.count_params()
+    # and it is the best trial's: the best model scores the trial's val_accuracy (its best epoch's weights)
+    top = tuner.oracle.get_best_trials(1)[0]
+    acc = float(np.mean(best_model.predict(splits.val.x, verbose=0).argmax(1) == splits.val.labels))
+    assert acc == pytest.approx(top.score, abs=1e-6)
+
+
+def test_tuner_state_goes_to_the_scratch_dir_not_the_repo(tiny_run):
+    scratch = tiny_run["base"] / "scratch"
+    project = Path(tiny_run["tuner"].project_dir)
+    assert project.parent == scratch and project.name == "test-tuned-usage"
+    assert (project / "oracle.json").is_file()
+    assert len(list(project.glob("trial_*/trial.json"))) == 2
+    assert not any((tiny_run["base"] / "results").rglob("oracle.json"))   # no tuner state beside the results
+    assert _tuner_files_under(ROOT) == tiny_run["before"]                # nothing new in the repository
+    # no directory given: a fresh temporary folder, outside the repository
+    p = scratch_path(None).resolve()
+    assert p.is_dir() and Path(tempfile.gettempdir()).resolve() in p.parents and ROOT not in p.parents
+    assert scratch_path(None).resolve() != p                             # fresh each time: no resumed search
+
+
+# --- JAX ----------------------------------------------------------------------------------------------------------
+
+JAX_SCRIPT = textwrap.dedent("""
+    import importlib.abc, json, sys, tempfile
+    class NoTensorFlow(importlib.abc.MetaPathFinder):   # the GPU machine has no TensorFlow: make sure nothing needs it
+        def find_spec(self, name, path, target=None):
+            if name.split(".")[0] in ("tensorflow", "tensorboard"): raise ModuleNotFoundError(f"No module named {name!r}")
+    sys.meta_path.insert(0, NoTensorFlow())
+    import keras
+    from fer_nbdev.baseline import get_splits
+    from fer_nbdev.data import load_sample
+    from fer_nbdev.tuning import tune, search_space, cnn_from_hparams, trials_table
+    splits = get_splits(load_sample(), "usage")
+    scratch = tempfile.mkdtemp(prefix="fer_nbdev_jax_tuner_")
+    best, tuner = tune(splits, max_trials=1, epochs=1, batch_size=64, seed=0, directory=scratch,
+                       space=search_space(filters=(8, 16), depth=(2, 3), dense_units=(32, 64)))
+    table = trials_table(tuner)
+    print("RESULT " + json.dumps({"backend": keras.backend.backend(), "best": best, "scores": table["score"].tolist(),
+                                  "status": table["status"].tolist(), "tf": "tensorflow" in sys.modules,
+                                  "best_params": tuner.get_best_models(1)[0].count_params(),
+                                  "rebuilt_params": cnn_from_hparams(best).count_params(),
+                                  "project": str(tuner.project_dir), "scratch": scratch}))
+""")
+
+
+def test_one_trial_search_under_jax_without_tensorflow():
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2", "JAX_PLATFORMS": "cpu"}
+    r = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, capture_output=True, text=True, timeout=600,
+                       cwd=tempfile.mkdtemp(prefix="fer_nbdev_jax_cwd_"))
+    lines = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
+    assert r.returncode == 0 and lines, r.stdout[-3000:] + r.stderr[-3000:]
+    out = json.loads(lines[-1][len("RESULT "):])
+    assert out["backend"] == "jax" and not out["tf"]
+    assert out["status"] == ["COMPLETED"] and 0 <= out["scores"][0] <= 1
+    assert set(HPARAMS) <= set(out["best"])
+    assert out["best_params"] == out["rebuilt_params"]
+    assert Path(out["project"]).parent == Path(out["scratch"])
