@@ -66,7 +66,7 @@ class RandomShearAffine(keras.layers.Layer):
         return {**super().get_config(), "factor": self.factor, "fill_mode": self.fill_mode, "seed": self.seed}
 
 # %% ../nbs/01_augmentation.ipynb 14
-def augmentation(flip=True, rotation=0.1, zoom=0.1, shear=0.1, shift=0.1, vertical_flip=False, crop=None, seed=None,
+def augmentation(flip=True, rotation=0.03, zoom=0.1, shear=0.1, shift=0.1, vertical_flip=False, crop=None, seed=None,
                  fill_mode="reflect", name="augment") -> keras.Sequential:
     "Random flips, rotation, zoom, shear, shift and an optional `crop` (`RandomCenterCrop`) as Keras layers, active in training only."
     s = lambda i: None if seed is None else seed + i   # one seed per layer, so layers draw independently

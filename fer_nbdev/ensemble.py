@@ -335,7 +335,7 @@ def train_members(model_name, splits, n_members, *, model_kwargs=None, epochs=1,
         set_seed(s)
         model = build_model(model_name, **{"seed": s, **(model_kwargs or {})})
         kw = {"epochs": epochs, "batch_size": batch_size, "verbose": verbose, **(fit_kwargs or {})}
-        _, _, path = run_experiment(f"{model_name}-{protocol}-s{s}", model, splits, fit_kwargs=kw, tta=tta, seed=s,
+        _, _, path = run_experiment(f"{model_name}-{protocol}-s{s}", model, splits, model_key=model_name, fit_kwargs=kw, tta=tta, seed=s,
                                     results_dir=member_dir, model_dir=model_dir, profile=profile, protocol=protocol,
                                     parameters={"model_name": model_name, "model_kwargs": model_kwargs or {}, "seed": s, **kw})
         recs.append({**json.loads(Path(path).read_text()), "path": str(path)})

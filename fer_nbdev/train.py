@@ -199,8 +199,8 @@ def save_model(model, path):
     return path
 
 def run_experiment(name, model, splits, *, fit_kwargs=None, tta=None, seed=0, results_dir=None, model_dir=None,
-                   profile="nb", parameters=None, protocol="usage", extra=None, data=None):
-    "Fit `model` on `splits`, score the val and test splits (plain and, with `tta`, TTA), save the model, write the results file; returns (model, history, results path)."
+                   profile="nb", parameters=None, protocol="usage", extra=None, data=None, model_key=None):
+    "Fit `model` on `splits`, score the val and test splits (plain and, with `tta`, TTA), save the model, write the results file `<profile>-<name>` (its `model` field: `model_key`, default `name`); returns (model, history, results path)."
     fit_kwargs = {k: v for k, v in (fit_kwargs or {}).items() if k != "seed"}
     set_seed(seed)
     t0 = time.time()
@@ -218,7 +218,7 @@ def run_experiment(name, model, splits, *, fit_kwargs=None, tta=None, seed=0, re
                      best_epoch=int(np.argmax(val_acc)) + 1 if val_acc else None, fit_time_s=round(fit_time, 2),
                      mixed_precision=use_mixed_precision(fit_kwargs.get("mixed_precision", "auto"))), **(extra or {})}
     path = write_results(
-        run, model=name, metrics=metrics, params=model.count_params(), epochs=len(history.epoch),
+        run, model=model_key or name, metrics=metrics, params=model.count_params(), epochs=len(history.epoch),
         history={k: [float(v) for v in vs] for k, vs in history.history.items()}, seed=seed,
         data=_data_record(splits.train) if data is None else data, wall_time_s=wall,
         parameters=_plain(parameters if parameters is not None else {**fit_kwargs, "tta": tta, "seed": seed}),

@@ -18,7 +18,7 @@ from .train import fit, set_seed, run_experiment
 # %% auto 0
 __all__ = ['HPARAMS', 'search_space', 'define_hparam', 'cnn_from_hparams', 'count_cnn_params', 'CNNHyperModel', 'tunable_cnn',
            'BayesianTuner', 'scratch_path', 'tune', 'trials_table', 'tuning_record', 'hparams_path', 'save_hparams',
-           'load_hparams', 'set_model_key', 'train_best', 'run_tuning']
+           'load_hparams', 'train_best', 'run_tuning']
 
 # %% ../nbs/04_tuning.ipynb 7
 HPARAMS = ("filters", "depth", "kernel_size", "dropout", "dense_units", "learning_rate", "batch_norm")
@@ -222,29 +222,20 @@ def load_hparams(path) -> dict:
     return json.loads(Path(path).read_text())["best_hparams"]
 
 # %% ../nbs/04_tuning.ipynb 35
-def set_model_key(results_path, key) -> Path:
-    "Set the `model` field of a results file (run_experiment records the run name there)."
-    results_path = Path(results_path)
-    rec = json.loads(results_path.read_text())
-    rec["model"] = key
-    tmp = results_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(rec, indent=1))
-    tmp.replace(results_path)
-    return results_path
-
-def train_best(best, splits, *, epochs=30, batch_size=64, patience=8, seed=0, fit_kwargs=None, results_dir=None,
-               model_dir=None, profile="nb", protocol="usage", parameters=None, extra=None, verbose=0):
+def train_best(best, splits, *, epochs=30, batch_size=64, patience=8, augment=True, seed=0, fit_kwargs=None,
+               results_dir=None, model_dir=None, profile="nb", protocol="usage", parameters=None, extra=None, verbose=0):
     "Rebuild `best` with `cnn_from_hparams`, train and score it with `run_experiment` as `tuned-<protocol>` (model key `tuned_cnn`); returns (model, history, results path)."
     set_seed(seed)
-    model = cnn_from_hparams(best, seed=seed)
+    model = cnn_from_hparams(best, augment=augment, seed=seed)   # trained as its trials were: same augmentation
     kw = {"epochs": epochs, "batch_size": batch_size, "learning_rate": float(best["learning_rate"]), "patience": patience,
           "verbose": verbose, **(fit_kwargs or {})}
     params = {"epochs": epochs, "batch_size": batch_size, "patience": patience, "hparams": best, "profile": profile,
               "protocol": protocol, "seed": seed, **(parameters or {})}
     model, history, path = run_experiment(f"tuned-{protocol}", model, splits, fit_kwargs=kw, seed=seed,
                                           results_dir=results_dir, model_dir=model_dir, profile=profile,
-                                          parameters=params, protocol=protocol, extra={"hparams": best, **(extra or {})})
-    return model, history, set_model_key(path, "tuned_cnn")
+                                          parameters=params, protocol=protocol, extra={"hparams": best, **(extra or {})},
+                                          model_key="tuned_cnn")
+    return model, history, path
 
 def run_tuning(splits, *, max_trials=10, tuner_epochs=5, epochs=30, batch_size=64, augment=True, seed=0, space=None,
                num_initial_points=None, patience=8, fit_kwargs=None, results_dir=None, model_dir=None, scratch_dir=None,
@@ -260,7 +251,8 @@ def run_tuning(splits, *, max_trials=10, tuner_epochs=5, epochs=30, batch_size=6
     record = tuning_record(tuner, best, space, epochs=tuner_epochs, batch_size=batch_size, seed=seed,
                            search_time_s=time.time() - t0)
     hp_file = save_hparams(record, hparams_path(results_dir, profile, protocol))
-    model, history, path = train_best(best, splits, epochs=epochs, batch_size=batch_size, patience=patience, seed=seed,
+    model, history, path = train_best(best, splits, epochs=epochs, batch_size=batch_size, patience=patience,
+                                      augment=augment, seed=seed,
                                       fit_kwargs=fit_kwargs, results_dir=results_dir, model_dir=model_dir,
                                       profile=profile, protocol=protocol, parameters=parameters, verbose=verbose,
                                       extra={"hparams_path": str(hp_file), "tuning": record})
