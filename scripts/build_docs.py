@@ -77,7 +77,8 @@ def execute(path: Path, parameters: dict, timeout: int) -> dict:
     idx = next((i for i, c in enumerate(run.cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
     if parameters and idx is not None:
         run.cells.insert(idx + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in parameters.items())))
-    NotebookClient(run, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(run, timeout=timeout, startup_timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
     if parameters and idx is not None: run.cells.pop(idx + 1)
     for c, r in zip(nb.cells, run.cells):
         if c.cell_type == "code" and r.source: c.outputs, c.execution_count = r.outputs, r.execution_count
@@ -216,11 +217,15 @@ def render_page(job: dict) -> dict:
     nb = json.loads(path.read_text())
     executed = False
     if job["execute"] and any(c["cell_type"] == "code" for c in nb["cells"]):
-        try:
-            nb, executed = execute(path, job["parameters"].get(path.name, {}), job["timeout"]), True
-        except Exception as e:
-            if strict: raise
-            notes.append(f"not executed ({type(e).__name__}: {str(e).strip().splitlines()[-1][:200] if str(e).strip() else ''})")
+        for attempt in (1, 2):   # a kernel can fail to start on a loaded machine: one retry
+            try:
+                nb, executed = execute(path, job["parameters"].get(path.name, {}), job["timeout"]), True
+                break
+            except Exception as e:
+                # the pages executed by default (home, report) are worthless without their outputs: fail the build
+                if strict or (attempt == 2 and path.name in EXECUTE): raise
+                if attempt == 2:
+                    notes.append(f"not executed ({type(e).__name__}: {str(e).strip().splitlines()[-1][:200] if str(e).strip() else ''})")
     nb = json.loads(nbformat.writes(nbformat.from_dict(nb)))   # the on-disk form nbdev expects (multi-line text as lists)
     try: proc = nbdev_process(nb, path, strict)
     except Exception as e:
