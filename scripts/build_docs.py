@@ -212,6 +212,7 @@ def render_page(job: dict) -> dict:
     import nbformat
     os.chdir(ROOT)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.pop("MPLBACKEND", None)   # a non-interactive backend here would keep the kernels' plots out of the pages
     path, strict, notes = Path(job["path"]), job["strict"], []
     t0 = time.time()
     nb = json.loads(path.read_text())

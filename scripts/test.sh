@@ -3,7 +3,7 @@
 # then the pytest suite (parsers, models, pipeline, report, docs in a browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export TF_CPP_MIN_LOG_LEVEL=2 PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+export TF_CPP_MIN_LOG_LEVEL=2 PYTHONUNBUFFERED=1
 
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   nbdev_export
