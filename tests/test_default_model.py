@@ -1,0 +1,39 @@
+"The model shipped in the package: it loads, predicts, and reproduces the metrics its run recorded."
+import json
+import numpy as np
+import pytest
+from fer_nbdev.data import package_dir, load_fer2013, split_usage, load_sample
+from conftest import FULL_DATA, needs_full_data
+
+ASSETS = package_dir() / "assets"
+pytestmark = pytest.mark.skipif(not (ASSETS / "fer_default.keras").is_file(), reason="no packaged default model")
+
+def provenance(): return json.loads((ASSETS / "fer_default.json").read_text())
+
+def test_loads_and_predicts():
+    from fer_nbdev.predict import EmotionDetector
+    det = EmotionDetector()
+    p = det.classify(load_sample().images[:16])
+    assert p.shape == (16, 7)
+    np.testing.assert_allclose(p.sum(1), 1, atol=1e-4)
+
+def test_provenance_names_a_real_run():
+    prov = provenance()
+    for k in ("run", "model", "hardware", "backend", "seed", "wall_time_s", "accuracy", "results_file"):
+        assert k in prov, k
+    from conftest import ROOT
+    rec = json.loads((ROOT / prov["results_file"]).read_text())
+    assert rec["run"] == prov["run"] and rec["metrics"]["PrivateTest"]["accuracy"] == prov["accuracy"]["PrivateTest"]
+
+@needs_full_data
+def test_reproduces_its_recorded_accuracy():
+    "On CPU with this machine's backend, the shipped file gives its run's PrivateTest and PublicTest accuracy within 0.1 point."
+    import keras
+    from fer_nbdev.train import evaluate
+    import fer_nbdev.augment  # registers the custom layers the saved model uses
+    model = keras.saving.load_model(ASSETS / "fer_default.keras")
+    sp = split_usage(load_fer2013(FULL_DATA))
+    prov = provenance()
+    for name, part in (("PublicTest", sp.val), ("PrivateTest", sp.test)):
+        got = evaluate(model, part)["accuracy"]
+        assert abs(got - prov["accuracy"][name]) <= 0.001, (name, got, prov["accuracy"][name])
