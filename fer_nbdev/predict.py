@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_predict.ipynb 5
 from __future__ import annotations
-import argparse, csv, functools, json, os, sys, tempfile
+import argparse, csv, json, os, sys, tempfile, threading
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -12,8 +12,8 @@ from .data import EMOTIONS, IMAGE_SIZE, package_dir
 
 # %% auto 0
 __all__ = ['IMAGE_EXTS', 'CASCADE', 'PADDING', 'DEFAULT_MODEL', 'EMOTION_COLORS', 'ImageError', 'load_image', 'to_gray',
-           'find_faces', 'crop_faces', 'load_models', 'demo_model', 'Face', 'EmotionDetector', 'annotate',
-           'plot_emotions', 'main']
+           'find_faces', 'crop_faces', 'load_models', 'demo_model', 'fold_batchnorm', 'Face', 'EmotionDetector',
+           'annotate', 'plot_emotions', 'main']
 
 # %% ../nbs/08_predict.ipynb 7
 class ImageError(ValueError):
@@ -83,16 +83,20 @@ def to_gray(image, *, bgr=False) -> np.ndarray:
 
 # %% ../nbs/08_predict.ipynb 13
 CASCADE = "haarcascade_frontalface_default.xml"
+_CASCADES = threading.local()
 
-@functools.lru_cache(maxsize=4)
 def _cascade(name=CASCADE):
+    "The cascade `name`, loaded once per thread: a `cv2.CascadeClassifier` keeps per-call state, so threads sharing one crash."
     import cv2
+    cache = _CASCADES.__dict__.setdefault("loaded", {})
+    if name in cache: return cache[name]
     if not hasattr(cv2, "CascadeClassifier"):
         raise RuntimeError(f"OpenCV {cv2.__version__} has no Haar cascade classifier (OpenCV 5 removed it): "
                            "install OpenCV 4 with `pip install 'opencv-python-headless>=4.8,<5'`")
     path = name if os.path.isfile(name) else os.path.join(cv2.data.haarcascades, name)
     c = cv2.CascadeClassifier(path)
     if c.empty(): raise RuntimeError(f"cannot load the Haar cascade {path}")
+    cache[name] = c
     return c
 
 def find_faces(image, *, bgr=False, scale_factor=1.1, min_neighbors=5, min_size=48, max_side=1024) -> np.ndarray:
@@ -111,10 +115,10 @@ def find_faces(image, *, bgr=False, scale_factor=1.1, min_neighbors=5, min_size=
     boxes[:, 2] = np.minimum(boxes[:, 2], w - boxes[:, 0]); boxes[:, 3] = np.minimum(boxes[:, 3], h - boxes[:, 1])
     return boxes[np.lexsort((boxes[:, 1], boxes[:, 0]))]
 
-# %% ../nbs/08_predict.ipynb 19
+# %% ../nbs/08_predict.ipynb 21
 PADDING = 0.02  # margin added on each side of a Haar box, as a fraction of its size: FER2013 crops ≈ Haar boxes (measured)
 
-# %% ../nbs/08_predict.ipynb 22
+# %% ../nbs/08_predict.ipynb 24
 def _resize48(a):
     import cv2
     interp = cv2.INTER_AREA if min(a.shape) >= IMAGE_SIZE else cv2.INTER_LINEAR  # INTER_AREA shrinks; enlarging is linear
@@ -132,7 +136,7 @@ def crop_faces(image, boxes, padding=PADDING, *, bgr=False) -> np.ndarray:
         out[i] = _resize48(gray[y0:y1, x0:x1])
     return out
 
-# %% ../nbs/08_predict.ipynb 27
+# %% ../nbs/08_predict.ipynb 29
 DEFAULT_MODEL = package_dir() / "assets" / "fer_default.keras"
 
 def _register_project_layers():
@@ -176,7 +180,7 @@ def load_models(model=None) -> list:
         except Exception as e: raise ValueError(f"{p}: cannot load a Keras model ({type(e).__name__}: {e})") from None
     return [_check_model(m, str(p))]
 
-# %% ../nbs/08_predict.ipynb 29
+# %% ../nbs/08_predict.ipynb 31
 def demo_model(path=None, epochs=12, seed=0) -> Path:
     "Train a tiny CNN for seconds on the shipped sample and save it as .keras: for demos and tests only, near-chance quality."
     import keras
@@ -196,7 +200,65 @@ def demo_model(path=None, epochs=12, seed=0) -> Path:
     m.save(path)
     return path
 
-# %% ../nbs/08_predict.ipynb 34
+# %% ../nbs/08_predict.ipynb 36
+def _bn_pairs(model) -> list:
+    "(layer, batch norm) pairs, nested models included, where a last-axis BatchNormalization is the only consumer of a Conv2D or Dense without activation."
+    import keras
+    if isinstance(model, keras.Sequential): pairs = list(zip(model.layers, model.layers[1:]))
+    else:
+        pairs = []
+        for bn in model.layers:
+            if isinstance(bn, keras.layers.BatchNormalization) and len(bn._inbound_nodes) == 1:
+                src = bn._inbound_nodes[0].input_tensors
+                if len(src) == 1: pairs.append((src[0]._keras_history.operation, bn))
+    outputs = {id(t._keras_history.operation) for t in model.outputs}
+    found = [(l, bn) for l, bn in pairs
+             if type(l) in (keras.layers.Conv2D, keras.layers.Dense) and isinstance(bn, keras.layers.BatchNormalization)
+             and l.get_config().get("activation") == "linear" and getattr(l, "data_format", "channels_last") == "channels_last"
+             and len(l.get_weights()) == 1 + bool(l.use_bias) and not getattr(l, "lora_enabled", False)
+             and len(l._inbound_nodes) == 1 and len(l._outbound_nodes) == 1 and len(bn._inbound_nodes) == 1
+             and id(l) not in outputs and bn.axis in (-1, len(l.output.shape) - 1)]
+    for sub in model.layers:
+        if isinstance(sub, keras.Model): found += _bn_pairs(sub)
+    return found
+
+def _fold_layer(layer, bn):
+    "A new `layer` holding the batch norm after it: kernel × s, bias (b − mean) × s + beta, s = gamma / √(var + ε), in float64."
+    w = [np.asarray(v, np.float64) for v in layer.get_weights()]
+    kernel, bias = w[0], (w[1] if layer.use_bias else 0.0)
+    mean, var = np.asarray(bn.moving_mean, np.float64), np.asarray(bn.moving_variance, np.float64)
+    s = 1 / np.sqrt(var + bn.epsilon) * (np.asarray(bn.gamma, np.float64) if bn.scale else 1.0)
+    b = (bias - mean) * s + (np.asarray(bn.beta, np.float64) if bn.center else 0.0)
+    new = type(layer).from_config({**layer.get_config(), "use_bias": True})
+    new.build(tuple(layer.input.shape))
+    new.set_weights([(kernel * s).astype(np.float32), b.astype(np.float32)])
+    return new
+
+def fold_batchnorm(model, atol=1e-4):
+    "An inference copy of `model` with each batch norm folded into the Conv2D/Dense before it; `model` itself if none folds or the copy differs by > `atol`."
+    import keras
+    try:
+        pairs = _bn_pairs(model)
+        if not pairs: return model
+        layers, norms, skip = {id(l): bn for l, bn in pairs}, {id(bn) for _, bn in pairs}, set()
+        def clone(layer):
+            if id(layer) in layers: return _fold_layer(layer, layers[id(layer)])
+            if id(layer) in norms:
+                new = keras.layers.Identity(name=layer.name); skip.add(id(new)); return new
+            return layer                                       # shared with the original, not copied
+        def call(layer, *args, **kwargs): return args[0] if id(layer) in skip else layer(*args, **kwargs)
+        seq = isinstance(model, keras.Sequential)              # (Sequential models take no call_function)
+        folded = keras.models.clone_model(model, clone_function=clone, call_function=None if seq else call, recursive=True)
+        shape = (1, *model.input_shape[1:])
+        probes = [np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8),
+                  np.ascontiguousarray(np.broadcast_to(np.linspace(0, 255, shape[2]).astype(np.uint8)[:, None], shape))]
+        for x in probes:
+            if not np.allclose(np.asarray(model.predict_on_batch(x)), np.asarray(folded.predict_on_batch(x)), rtol=0, atol=atol):
+                return model
+        return folded
+    except Exception: return model                              # a model this cannot rebuild: used as it is
+
+# %% ../nbs/08_predict.ipynb 41
 @dataclass
 class Face:
     "One face: `box` (x, y, w, h) in the image's own pixels and `emotions` {emotion: probability} over the 7 EMOTIONS."
@@ -215,7 +277,7 @@ class Face:
 
     def __getitem__(self, key): return self.to_dict()[key]   # face["box"], face["emotions"], like a dict
 
-# %% ../nbs/08_predict.ipynb 35
+# %% ../nbs/08_predict.ipynb 42
 def _is_many(images, gray):
     "Is `images` several images (a list, a 4-D array, or a 3-D stack of gray images) rather than one?"
     if isinstance(images, (list, tuple)): return True
@@ -227,14 +289,24 @@ def _is_many(images, gray):
 class EmotionDetector:
     "Find the faces in images and classify their emotions with one model or an ensemble (probabilities averaged)."
     def __init__(self, model=None, batch_size=256, *, padding=PADDING, scale_factor=1.1, min_neighbors=5,
-                 min_size=48, max_side=1024):
+                 min_size=48, max_side=1024, fold_bn=True):
         self.models = load_models(model)
         self.batch_size, self.padding, self.max_side = int(batch_size), float(padding), max_side
         self.scale_factor, self.min_neighbors, self.min_size = scale_factor, min_neighbors, min_size
+        self.fold_bn = bool(fold_bn)
+        self._inference_models()                                # fold now, not on the first call
 
     def __repr__(self):
         return (f"EmotionDetector({len(self.models)} model{'s' * (len(self.models) > 1)}: "
                 f"{', '.join(m.name for m in self.models)}; batch_size={self.batch_size}, padding={self.padding})")
+
+    def _inference_models(self) -> list:
+        "The models as called: with `fold_bn`, each one's `fold_batchnorm` copy, made once for the current `models`."
+        key = (self.fold_bn, *self.models)
+        if len(key) != len(getattr(self, "_folded_key", ())) or any(a is not b for a, b in zip(key, self._folded_key)):
+            self._folded = [fold_batchnorm(m) if self.fold_bn else m for m in self.models]
+            self._folded_key = key
+        return self._folded
 
     def _predict_batch(self, x):
         "Probabilities (n, 7) of one batch of uint8 faces (n, 48, 48, 1): one call of each model."
@@ -243,7 +315,7 @@ class EmotionDetector:
         if keras.backend.backend() == "jax":              # jax compiles per shape: pad to a power of two
             m = min(1 << (n - 1).bit_length(), max(self.batch_size, n))
             if m > n: x = np.concatenate([x, np.zeros((m - n, *x.shape[1:]), x.dtype)])
-        for model in self.models:
+        for model in self._inference_models():
             xi = np.repeat(x, 3, -1) if model.input_shape[-1] == 3 else x
             out.append(np.asarray(model.predict_on_batch(xi), np.float32)[:n])
         return np.mean(out, 0)
@@ -298,7 +370,7 @@ class EmotionDetector:
         faces = self.detect_emotions(image, gray=False, bgr=bgr, cropped=cropped)
         return max((f.top_emotion for f in faces), key=lambda t: t[1], default=None)
 
-# %% ../nbs/08_predict.ipynb 46
+# %% ../nbs/08_predict.ipynb 53
 EMOTION_COLORS = {"angry": (214, 39, 40), "disgust": (44, 160, 44), "fear": (148, 103, 189), "happy": (255, 160, 0),
                   "sad": (31, 119, 180), "surprise": (227, 119, 194), "neutral": (127, 127, 127)}
 
@@ -332,7 +404,7 @@ def plot_emotions(face, ax=None, title=None):
     if title: ax.set_title(title)
     return ax
 
-# %% ../nbs/08_predict.ipynb 54
+# %% ../nbs/08_predict.ipynb 61
 def _list_inputs(paths):
     "Expand files and folders (recursively, image extensions, hidden files skipped): [(path, root folder or None, error)]."
     out, seen = [], set()

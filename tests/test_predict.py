@@ -159,6 +159,19 @@ def test_huge_image_boxes_are_in_original_coordinates(hopper_face):
     assert boxes[0][0] + boxes[0][2] <= 6000 and boxes[0][1] + boxes[0][3] <= 4000
 
 
+@needs_haar
+def test_find_faces_from_several_threads_at_once(rgb, hopper_face):
+    "A cv2.CascadeClassifier shared between threads crashes OpenCV: each thread must get its own."
+    from concurrent.futures import ThreadPoolExecutor
+    gray = to_gray(rgb)
+    face = cv2.resize(to_gray(hopper_face[0]), None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR)
+    big = canvas((2400, 3000)); big[900:900 + face.shape[0], 1500:1500 + face.shape[1]] = face
+    images = [gray, big] * 4
+    want = [find_faces(im) for im in images]
+    with ThreadPoolExecutor(4) as pool: got = list(pool.map(find_faces, images))
+    for g, w in zip(got, want): np.testing.assert_array_equal(g, w)
+
+
 def test_crop_faces_matches_the_training_preprocessing():
     gray = canvas((200, 300))
     x, y, w, h = 50, 40, 100, 100
@@ -262,6 +275,69 @@ def test_ensemble_averages_probabilities(model_path, det):
     alone = EmotionDetector(other).classify(faces)
     np.testing.assert_allclose(ens.classify(faces), (det.classify(faces) + alone) / 2, atol=1e-5)
     assert np.abs(alone - det.classify(faces)).max() > 1e-3          # the two models do differ
+
+
+def _with_trained_looking_batchnorms(model, seed=0):
+    "Batch-norm statistics far from their initial values (as after training), so that folding them changes the weights."
+    import keras
+    rng = np.random.default_rng(seed)
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.moving_mean.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.3, n), rng.normal(0, 0.2, n), rng.uniform(0.2, 3, n)])
+    return model
+
+
+def _n_batchnorms(model):
+    import keras
+    return sum(isinstance(l, keras.layers.BatchNormalization) for l in model._flatten_layers())
+
+
+def test_folded_batchnorms_give_the_same_probabilities(tmp_path):
+    import keras
+    from keras import layers
+    models = pytest.importorskip("fer_nbdev.models")
+    keras.utils.set_random_seed(0)
+    cnn = _with_trained_looking_batchnorms(models.cnn7(augment=True, seed=0))
+    cnn.save(tmp_path / "cnn7.keras")                              # saved and loaded, as EmotionDetector gets it
+    inner = _with_trained_looking_batchnorms(keras.Sequential(
+        [keras.Input((48, 48, 1)), layers.Rescaling(1 / 255), layers.Conv2D(8, 3), layers.BatchNormalization(),
+         layers.Activation("relu"), layers.Flatten(), layers.Dense(16, use_bias=False), layers.BatchNormalization(),
+         layers.Activation("relu"), layers.Dense(len(EMOTIONS), activation="softmax")]), seed=1)
+    inp = keras.Input((48, 48, 1))
+    nested = keras.Model(inp, inner(inp))                           # a Sequential inside a functional model
+    faces = load_sample().images[:40]
+    for model in (tmp_path / "cnn7.keras", nested):
+        fast, plain = EmotionDetector(model), EmotionDetector(model, fold_bn=False)
+        original = plain.models[0]
+        folded = fast._inference_models()[0]
+        assert _n_batchnorms(original) > 0 and _n_batchnorms(folded) == 0 and plain._inference_models()[0] is original
+        p = fast.classify(faces)
+        np.testing.assert_allclose(p, plain.classify(faces), atol=1e-5)
+        np.testing.assert_allclose(p, np.asarray(original.predict_on_batch(faces[..., None])), atol=1e-5)
+        assert np.abs(p - 1 / len(EMOTIONS)).max() > 0.01           # not a trivially uniform output
+        # batches agree with single faces through the folded model too
+        np.testing.assert_allclose(np.concatenate([fast.classify(f) for f in faces[:5]]), p[:5], atol=1e-5)
+    # the detector refolds when its models are replaced
+    d = EmotionDetector(nested)
+    d.models = [inner]
+    assert _n_batchnorms(d._inference_models()[0]) == 0
+    np.testing.assert_allclose(d.classify(faces[:4]), np.asarray(inner.predict_on_batch(faces[:4, ..., None])), atol=1e-5)
+
+
+def test_fold_batchnorm_leaves_alone_what_it_cannot_fold():
+    import keras
+    from keras import layers
+    keras.utils.set_random_seed(0)
+    after_relu = _with_trained_looking_batchnorms(keras.Sequential(   # batch norm after the activation: not foldable
+        [keras.Input((48, 48, 1)), layers.Rescaling(1 / 255), layers.Conv2D(8, 3, activation="relu"),
+         layers.BatchNormalization(), layers.Flatten(), layers.Dense(len(EMOTIONS), activation="softmax")]))
+    assert P.fold_batchnorm(after_relu) is after_relu
+    conv_bn = _with_trained_looking_batchnorms(keras.Sequential(
+        [keras.Input((48, 48, 1)), layers.Rescaling(1 / 255), layers.Conv2D(8, 3), layers.BatchNormalization(),
+         layers.Activation("relu"), layers.Flatten(), layers.Dense(len(EMOTIONS), activation="softmax")]))
+    assert P.fold_batchnorm(conv_bn) is not conv_bn
+    assert P.fold_batchnorm(conv_bn, atol=0) is conv_bn             # a copy that is not exact enough is not used
 
 
 def test_model_errors(tmp_path):
