@@ -14,8 +14,8 @@ from .data import EMOTIONS, FERDataset, load_fer2013
 from .results import score, write_results, read_results, resolve_dir
 
 # %% auto 0
-__all__ = ['KINDS', 'AVG_ENSEMBLE_KEYS', 'TRANSFER_KEYS', 'NAME_ALIASES', 'WeightedAverage', 'load_keras', 'average_ensemble',
-           'Member', 'member_kind', 'resolve_member', 'resolve_members', 'member_probas', 'simplex_weights', 'combine',
+__all__ = ['KINDS', 'AVG_ENSEMBLE_KEYS', 'TRANSFER_KEYS', 'NAME_ALIASES', 'WeightedAverage', 'average_ensemble', 'Member',
+           'member_kind', 'resolve_member', 'resolve_members', 'member_probas', 'simplex_weights', 'combine',
            'ensemble_proba', 'fit_weights', 'contributions', 'ensemble_key', 'check_members', 'members_init',
            'count_params', 'EnsembleRun', 'run_ensemble', 'find_members', 'train_members', 'cnn7_members']
 
@@ -36,19 +36,7 @@ class WeightedAverage(keras.layers.Layer):
     def compute_output_shape(self, shapes): return shapes[0]
     def get_config(self): return {**super().get_config(), "member_weights": self.member_weights}
 
-def _register_custom_objects():
-    "Import the modules whose custom layers saved members may hold, so `load_model` finds them."
-    import importlib
-    for m in ("fer_nbdev.augment", "fer_nbdev.models", "fer_nbdev.transfer", "fer_nbdev.ensemble"):
-        try: importlib.import_module(m)
-        except ImportError: pass
-
-def load_keras(path) -> keras.Model:
-    "Load a saved `.keras` model (any fer_nbdev model: custom layers registered first), without its optimizer."
-    _register_custom_objects()
-    p = Path(path)
-    if not p.is_file(): raise FileNotFoundError(f"{p}: no such model file")
-    return keras.saving.load_model(p, compile=False)
+from .train import load_keras   # one loader for every saved fer_nbdev model
 
 def average_ensemble(models, weights=None, name="average_ensemble") -> keras.Model:
     "One model on raw faces (48,48,1): `keras.layers.Average` of the members' probabilities (`WeightedAverage` with `weights`)."

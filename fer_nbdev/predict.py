@@ -139,14 +139,6 @@ def crop_faces(image, boxes, padding=PADDING, *, bgr=False) -> np.ndarray:
 # %% ../nbs/08_predict.ipynb 29
 DEFAULT_MODEL = package_dir() / "assets" / "fer_default.keras"
 
-def _register_project_layers():
-    "Import the fer_nbdev modules that define Keras-serialisable layers, so saved models using them load."
-    import importlib
-    for f in sorted(package_dir().glob("*.py")):
-        if f.stem not in ("predict", "__init__") and "register_keras_serializable" in f.read_text(errors="ignore"):
-            try: importlib.import_module(f"fer_nbdev.{f.stem}")
-            except Exception: pass
-
 def _check_model(m, name):
     shape = tuple(m.input_shape) if not isinstance(m.input_shape, list) else None
     if shape is None or len(shape) != 4 or tuple(shape[1:3]) != (IMAGE_SIZE, IMAGE_SIZE) or shape[3] not in (1, 3):
@@ -163,7 +155,7 @@ def load_models(model=None) -> list:
     if model is None:
         if not DEFAULT_MODEL.is_file():
             raise FileNotFoundError(
-                f"no packaged model at {DEFAULT_MODEL}: this build of fer_nbdev does not ship one yet (a later release does). "
+                f"no packaged model at {DEFAULT_MODEL}: the packaged model is missing from this install. "
                 "Pass a trained model: EmotionDetector(model='path/to/model.keras'), or `fer-predict --model path/to/model.keras ...`; "
                 "the model notebooks save .keras files in their model_dir, and demo_model() trains a (poor) one in seconds.")
         model = DEFAULT_MODEL
@@ -173,11 +165,9 @@ def load_models(model=None) -> list:
     if isinstance(model, keras.Model): return [_check_model(model, model.name)]
     p = Path(model)
     if not p.is_file(): raise FileNotFoundError(f"{p}: no such model file")
-    try: m = keras.models.load_model(p, compile=False)
-    except Exception:
-        _register_project_layers()
-        try: m = keras.models.load_model(p, compile=False)
-        except Exception as e: raise ValueError(f"{p}: cannot load a Keras model ({type(e).__name__}: {e})") from None
+    from fer_nbdev.train import load_keras
+    try: m = load_keras(p)
+    except Exception as e: raise ValueError(f"{p}: cannot load a Keras model ({type(e).__name__}: {e})") from None
     return [_check_model(m, str(p))]
 
 # %% ../nbs/08_predict.ipynb 31

@@ -15,7 +15,7 @@ from .augment import RandomCenterCrop, RandomShearAffine
 # %% auto 0
 __all__ = ['set_seed', 'as_xy', 'one_hot', 'balanced_class_weights', 'make_optimizer', 'use_mixed_precision',
            'set_compute_policy', 'fit', 'mirror', 'crop_size', 'crop_boxes', 'place_crop', 'tta_views', 'predict_proba',
-           'evaluate', 'save_model', 'run_experiment', 'plot_history', 'plot_confusion']
+           'evaluate', 'load_keras', 'save_model', 'run_experiment', 'plot_history', 'plot_confusion']
 
 # %% ../nbs/03a_train.ipynb 7
 def set_seed(seed=0):
@@ -187,6 +187,14 @@ def _plain(v):
     if isinstance(v, (list, tuple)): return [_plain(x) for x in v]
     if isinstance(v, np.generic): return v.item()
     return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
+
+def load_keras(path) -> keras.Model:
+    "Load a saved `.keras` model (any fer_nbdev model: the modules defining its custom layers are imported first), without its optimizer."
+    import importlib
+    for m in ("fer_nbdev.augment", "fer_nbdev.transfer", "fer_nbdev.ensemble"): importlib.import_module(m)
+    p = Path(path)
+    if not p.is_file(): raise FileNotFoundError(f"{p}: no such model file")
+    return keras.saving.load_model(p, compile=False)
 
 def save_model(model, path):
     "Save `model` as a .keras file without its optimizer state (a clone with the same weights), or as is if it cannot be cloned."
