@@ -45,7 +45,7 @@ PROFILES = {
             _S("06_ensemble", "avg_ensemble", _WEIGHTED("avg_ensemble"), protocol="usage", name="avg_ensemble",
                requires=["vgg16-frozen-usage", "resnet50-finetune-usage", "tuned-usage"]),
             _S("08_predict", demo_epochs=1),
-            _S("07_report", always=True, report_out="{results_dir}/README.md", write_readme=False),
+            _S("07_report", always=True, report_out="{results_dir}/README.md", write_readme=True),
         ],
     },
     "cpu": {
