@@ -66,9 +66,9 @@ class RandomShearAffine(keras.layers.Layer):
         return {**super().get_config(), "factor": self.factor, "fill_mode": self.fill_mode, "seed": self.seed}
 
 # %% ../nbs/01_augmentation.ipynb 14
-def augmentation(flip=True, rotation=0.03, zoom=0.1, shear=0.1, shift=0.1, vertical_flip=False, crop=None, seed=None,
-                 fill_mode="reflect", name="augment") -> keras.Sequential:
-    "Random flips, rotation, zoom, shear, shift and an optional `crop` (`RandomCenterCrop`) as Keras layers, active in training only."
+def augmentation(flip=True, rotation=0.03, zoom=0.1, shear=0.1, shift=0.1, vertical_flip=False, crop=None, erasing=0.0,
+                 seed=None, fill_mode="reflect", name="augment") -> keras.Sequential:
+    "Random flips, rotation, zoom, shear, shift, an optional `crop` (`RandomCenterCrop`) and random erasing (with probability `erasing`) as Keras layers, active in training only."
     s = lambda i: None if seed is None else seed + i   # one seed per layer, so layers draw independently
     layers = []
     mode = "horizontal_and_vertical" if flip and vertical_flip else "horizontal" if flip else "vertical" if vertical_flip else None
@@ -78,4 +78,6 @@ def augmentation(flip=True, rotation=0.03, zoom=0.1, shear=0.1, shift=0.1, verti
     if shear: layers.append(RandomShearAffine(shear, fill_mode, seed=s(3)))
     if shift: layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode=fill_mode, seed=s(4)))
     if crop: layers.append(RandomCenterCrop(crop, seed=s(5)))
+    if erasing:   # Zhong et al. 2020: a random box (2–25% of the face) replaced by noise; inputs are in 0–1 here
+        layers.append(keras.layers.RandomErasing((erasing, erasing), scale=(0.02, 0.25), value_range=(0, 1), seed=s(6)))
     return keras.Sequential(layers or [keras.layers.Identity()], name=name)

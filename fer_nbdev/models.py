@@ -10,7 +10,7 @@ from .data import EMOTIONS, IMAGE_SIZE
 from .augment import augmentation
 
 # %% auto 0
-__all__ = ['MODELS', 'cnn4', 'cnn7', 'vgg_fer', 'build_model']
+__all__ = ['MODELS', 'cnn4', 'cnn7', 'vgg_fer', 'resnet_fer', 'build_model']
 
 # %% ../nbs/03_cnn.ipynb 6
 def _augment_layer(augment=None, crop=None, seed=None):
@@ -75,7 +75,32 @@ def vgg_fer(num_classes=len(EMOTIONS), augment=None, crop=None, dropout=0.2, den
     return _stack(name, [[64, 64], [128, 128], [256, 256], [512, 512]], tuple(dense), num_classes, augment, crop,
                   dropout, dense_dropout, batch_norm, seed)
 
-MODELS = {"cnn4": cnn4, "cnn7": cnn7, "vgg": vgg_fer}
+# %% ../nbs/03_cnn.ipynb 15
+def _residual(x, filters, stride, batch_norm):
+    "A basic residual block (He et al. 2016): two 3×3 convolutions with BN, and a 1×1 projection of the shortcut when the shape changes."
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=not batch_norm)(x)
+    if batch_norm: y = _bn(batch_norm)(y)
+    y = layers.Activation("relu")(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm)(y)
+    if batch_norm: y = _bn(batch_norm)(y)
+    if stride != 1 or x.shape[-1] != filters:
+        x = layers.Conv2D(filters, 1, strides=stride, use_bias=not batch_norm)(x)
+        if batch_norm: x = _bn(batch_norm)(x)
+    return layers.Activation("relu")(layers.Add()([x, y]))
+
+def resnet_fer(num_classes=len(EMOTIONS), augment=None, crop=None, widths=(64, 128, 256, 512), blocks=(1, 1, 1, 1),
+               stem=32, dropout=0.3, batch_norm=True, seed=None, name="resnet") -> keras.Model:
+    "A small ResNet for 48-pixel faces: a 3×3 stem of `stem` channels and 2×2 max-pooling, one stage of `blocks[i]` residual blocks per width (each stage after the first halves the size), global average pooling, dropout, softmax."
+    inp, x = _inputs(augment, crop, seed)
+    x = layers.MaxPooling2D(2)(_conv(x, stem, batch_norm))
+    for i, (w, n) in enumerate(zip(widths, blocks)):
+        for b in range(n): x = _residual(x, w, 2 if b == 0 and i > 0 else 1, batch_norm)
+    x = layers.GlobalAveragePooling2D()(x)
+    if dropout: x = layers.Dropout(dropout)(x)
+    x = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inp, layers.Activation("softmax", dtype="float32", name="probs")(x), name=name)
+
+MODELS = {"cnn4": cnn4, "cnn7": cnn7, "vgg": vgg_fer, "resnet": resnet_fer}
 
 def build_model(name, **kwargs) -> keras.Model:
     "Build the model `name` (a key of `MODELS`) with the builder's keyword arguments (augment, crop, dropout, ...)."

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto 0
-__all__ = ['PROFILES', 'step', 'get_profile', 'list_profiles', 'profile_table', 'parse_value', 'parse_overrides', 'nbs_path',
-           'notebook_parameters', 'select_steps', 'plan', 'prepare_notebook', 'this_python_kernel', 'describe_error',
-           'RunSummary', 'run_profile', 'main']
+__all__ = ['RECIPE_EPOCHS', 'RECIPE_BASE', 'RECIPE_VARIANTS', 'PROFILES', 'step', 'get_profile', 'list_profiles', 'profile_table',
+           'parse_value', 'parse_overrides', 'nbs_path', 'notebook_parameters', 'select_steps', 'plan', 'resume_epoch',
+           'prepare_notebook', 'this_python_kernel', 'describe_error', 'RunSummary', 'run_profile', 'main']
 
 # %% ../nbs/09_pipeline.ipynb 7
 def step(notebook, label=None, runs=(), always=False, requires=None, **parameters) -> dict:
@@ -24,6 +24,22 @@ _S = step
 _WEIGHTED = lambda key, p="usage": [f"{key}-{p}", f"{key}_weighted-{p}"]  # 06_ensemble writes both
 _TRANSFER = ["vgg16-frozen-usage", "resnet50-frozen-usage", "tuned-usage"]
 _BEST = ["vgg-usage", "vgg-adamw-usage", "cnn7-usage", "tuned-usage", "resnet50-finetune-usage"]
+# The recipe search of `cpufull` (03b_recipe): short runs of the small ResNet on the full data, each changing
+# one choice of RECIPE_BASE; the choice is made on PublicTest accuracy, never on PrivateTest.
+RECIPE_EPOCHS = 5
+RECIPE_BASE = dict(model_name="resnet", protocol="usage", crop=40, optimizer="sgd", learning_rate=0.05, momentum=0.9,
+                   weight_decay=5e-4, schedule="cosine", warmup_epochs=1, label_smoothing=0.1)
+RECIPE_VARIANTS = {
+    "base": {},
+    "adamw": dict(optimizer="adamw", learning_rate=2e-3, weight_decay=0.05),
+    "plateau": dict(schedule="plateau", lr_patience=1),
+    "onecycle": dict(schedule="onecycle", warmup_epochs=0),
+    "nosmooth": dict(label_smoothing=0.0),
+    "mixup": dict(mixup=0.2),
+    "erasing": dict(augment={"erasing": 0.5}),
+    "classweight": dict(class_weight=True),
+    "nocrop": dict(crop=None),
+}
 PROFILES = {
     "smoke": {
         "description": "shipped 252-face sample, 1 epoch, tiny transfer inputs, 2 tuner trials: every notebook in minutes on 2 CPU cores",
@@ -61,6 +77,19 @@ PROFILES = {
                mode="frozen", weights="imagenet", input_size=48, protocol="usage", epochs=5),
             _S("06_ensemble", "best_ensemble", _WEIGHTED("best_ensemble"), protocol="usage", name="best_ensemble",
                members=["cnn7-usage", "tuned-usage"], requires=["cnn7-usage", "tuned-usage"]),
+            _S("07_report", always=True, report_out="{results_dir}/README.md", write_readme=True),
+        ],
+    },
+    "cpufull": {
+        "description": "the CPU campaign on the full data, about 8-10 hours on 2 cores and resumable: the recipe chosen "
+                       "on PublicTest in short runs, then the study's rows on both protocols and the strongest CPU models",
+        "parameters": dict(data_path=None, seed=0, batch_size=128, augment=True, patience=50),
+        "steps": [
+            _S("00_data"),
+            _S("01_augmentation"),
+            *[_S("02_baseline", f"mlp-{p}", [f"mlp-{p}"], protocol=p, max_iter=300) for p in ("usage", "stratified")],
+            *[_S("03_cnn", f"recipe-{k}", [f"recipe-{k}"], run_name=f"recipe-{k}", model_key=f"recipe_{k}", epochs=RECIPE_EPOCHS, **{**RECIPE_BASE, **v})
+              for k, v in RECIPE_VARIANTS.items()],
             _S("07_report", always=True, report_out="{results_dir}/README.md", write_readme=True),
         ],
     },
@@ -257,6 +286,8 @@ def plan(profile="smoke", overrides=None, only=None, results_dir="results", runs
                        profile=str({**wanted, **overrides}["profile"]))
         if declared is not None: params = {k: v for k, v in params.items() if k in declared}
         elif nb.exists(): params = {}  # no parameters cell: papermill would only add one at the top
+        if declared is not None and "backup_dir" in declared and "backup_dir" not in params:
+            params["backup_dir"] = str(_backup_dir(runs_dir, prof["name"], s["step"], params))
         # step-specific names the notebook does not declare: said, not passed (shared ones and overrides: silent)
         not_passed = [k for k in s["parameters"] if declared is not None and k not in declared]
         res = Path(params.get("results_dir", results_dir))
@@ -275,6 +306,17 @@ def plan(profile="smoke", overrides=None, only=None, results_dir="results", runs
                     "why": why or "", "requires": s.get("requires"), "results_dir": res,
                     "output": runs_dir / prof["name"] / f"{s['step']}.ipynb"})
     return out
+
+def _backup_dir(runs_dir, profile, step_name, params) -> Path:
+    "Where a step's training backs up every epoch: `runs/<profile>/backup/<step>-<hash of its parameters>`, so a run with other parameters never resumes it."
+    import hashlib
+    key = json.dumps({k: v for k, v in params.items() if k not in ("results_dir", "model_dir")}, sort_keys=True, default=str)
+    return Path(runs_dir) / profile / "backup" / f"{step_name}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+def resume_epoch(backup_dir) -> int:
+    "The epochs a step's interrupted training had finished (0 when there is no backup to resume)."
+    try: return int(json.loads((Path(backup_dir) / "training_metadata.json").read_text())["epoch"]) + 1
+    except (OSError, ValueError, KeyError, TypeError): return 0
 
 def _fill(params, **names):
     "Replace `{results_dir}`, `{runs_dir}`, `{profile}` in string values."
@@ -462,7 +504,9 @@ def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_
             out = Path(s["output"]); out.parent.mkdir(parents=True, exist_ok=True)
             Path(s["record"]).unlink(missing_ok=True)
             before = _snapshot(res_dir)
-            shown = {k: v for k, v in s["parameters"].items() if k not in ("results_dir", "model_dir", "profile")}
+            shown = {k: v for k, v in s["parameters"].items() if k not in ("results_dir", "model_dir", "profile", "backup_dir")}
+            if done := resume_epoch(s["parameters"].get("backup_dir")):
+                _say(f"{tag}: resuming its training after epoch {done} (backup {s['parameters']['backup_dir']})")
             _say(f"{tag}: running {s['notebook'].name} -> {out}  {shown}")
             t0 = time.time()
             with tempfile.TemporaryDirectory(prefix="fer_run_") as tmp:
@@ -503,7 +547,7 @@ def _print_plan(prof, steps):
     _say(f"profile {prof['name']}: {prof.get('description', '')}")
     _say(f"shared parameters: {prof.get('parameters', {})}")
     for s in steps:
-        shown = {k: v for k, v in s["parameters"].items() if k not in ("results_dir", "model_dir", "profile")}
+        shown = {k: v for k, v in s["parameters"].items() if k not in ("results_dir", "model_dir", "profile", "backup_dir")}
         runs = ", ".join(p.name for p in s["expected"]) or ("(always runs)" if s["always"] else "(no results file)")
         _say(f"{s['i']:>3}. {s['step']:<32} {s['status']:<12} {runs}\n       {shown}"
              + (f"\n       not passed (undeclared): {', '.join(s['not_passed'])}" if s["not_passed"] else "")

@@ -14,11 +14,11 @@ from .results import read_results
 
 # %% auto 0
 __all__ = ['STUDY_SOURCE', 'STUDY', 'SOTA', 'MODEL_NAMES', 'TRANSFER_MODELS', 'PROFILES', 'PROTOCOL_SPLITS', 'MISSING',
-           'RESULTS_START', 'RESULTS_END', 'StudyRow', 'Reference', 'study_table', 'profile_of', 'profile_rank',
-           'init_label', 'model_key', 'base_model', 'transfer_mode', 'row_key', 'select_runs', 'project_dir',
-           'project_results_dir', 'hardware_label', 'results_table', 'results_markdown', 'best_run', 'plot_accuracy',
-           'plot_confusion', 'plot_per_class_f1', 'plot_history', 'figures', 'write_report', 'update_markers',
-           'readme_section', 'update_readme']
+           'RECIPE_PREFIX', 'RESULTS_START', 'RESULTS_END', 'StudyRow', 'Reference', 'study_table', 'profile_of',
+           'profile_rank', 'init_label', 'model_key', 'base_model', 'transfer_mode', 'row_key', 'select_runs',
+           'project_dir', 'project_results_dir', 'hardware_label', 'results_table', 'results_markdown', 'best_run',
+           'plot_accuracy', 'plot_confusion', 'plot_per_class_f1', 'plot_history', 'figures', 'write_report',
+           'update_markers', 'readme_section', 'update_readme']
 
 # %% ../nbs/07_report.ipynb 7
 @dataclass(frozen=True)
@@ -62,12 +62,13 @@ MODEL_NAMES = {
     "mlp": "MLP baseline", "cnn4": "4-layer CNN", "cnn7": "7-layer CNN", "tuned_cnn": "Tuned CNN (Bayesian optimisation)",
     "cnn7_x10": "7-layer CNN ×10 ensemble", "inceptionv3": "InceptionV3", "resnet50": "ResNet50", "vgg16": "VGG16",
     "avg_ensemble": "Average ensemble (ResNet50 + tuned CNN + VGG16)",
-    "vgg": "VGG-style net, 48 px (beyond the study)", "best_ensemble": "Best ensemble (beyond the study)",
+    "vgg": "VGG-style net, 48 px (beyond the study)", "resnet": "Small ResNet, 40 px crops (beyond the study)", "best_ensemble": "Best ensemble (beyond the study)",
 }
 TRANSFER_MODELS = ("inceptionv3", "resnet50", "vgg16")   # models with a pretrained (ImageNet) base
-PROFILES = ("smoke", "nb", "cpu", "gpu")                  # weakest to strongest
+PROFILES = ("smoke", "nb", "cpu", "cpufull", "gpu")                  # weakest to strongest
 PROTOCOL_SPLITS = {"usage": ("PrivateTest", "PublicTest"), "stratified": ("val", "test")}
 MISSING = "—"
+RECIPE_PREFIX = "recipe_"                                # model keys of the recipe search's short runs: not table rows
 
 def study_table() -> pd.DataFrame:
     "The study's own table, as it reported it (with its source in `STUDY_SOURCE`)."
@@ -83,7 +84,7 @@ def profile_of(rec) -> str | None:
     return head if head in PROFILES else None
 
 def profile_rank(profile) -> int:
-    "Order of profiles: smoke < nb < cpu < gpu; unknown ones rank below all."
+    "Order of profiles: smoke < nb < cpu < cpufull < gpu; unknown ones rank below all."
     return PROFILES.index(profile) if profile in PROFILES else -1
 
 _UNSET = object()
@@ -175,7 +176,7 @@ def _name(key, rec):
 def results_table(results_dir="results", protocol="usage") -> pd.DataFrame:
     "One row per model for `protocol`: our metrics from the strongest run, beside the study's own number."
     if protocol not in PROTOCOL_SPLITS: raise ValueError(f"protocol must be one of {list(PROTOCOL_SPLITS)}, not {protocol!r}")
-    recs = _records(results_dir)
+    recs = [r for r in _records(results_dir) if not model_key(r).startswith(RECIPE_PREFIX)]   # recipe search: 03b_recipe
     chosen = select_runs(recs, protocol)
     unknown = {model_key(r) for r in recs if r.get("protocol") in PROTOCOL_SPLITS and base_model(model_key(r)) is None}
     keys = _row_order(set(MODEL_NAMES) | unknown | set(chosen))   # variants of known models only where they have a run
@@ -257,7 +258,7 @@ def results_markdown(results_dir="results", level=3) -> str:
                "They compare with the `val` column of the second table, not with PrivateTest.  ")
     out.append("² With test-time augmentation, for the runs that recorded it (`PrivateTest+tta`).  ")
     out.append(f"Published state of the art on PrivateTest, for reference: {refs}.  ")
-    out.append("Each row is the run of the strongest profile (gpu > cpu > nb > smoke); smoke and nb runs use the "
+    out.append("Each row is the run of the strongest profile (gpu > cpufull > cpu > nb > smoke); smoke and nb runs use the "
                "shipped 252-face sample and say nothing about accuracy.")
     notes = []
     for df in (usage, strat):

@@ -14,8 +14,9 @@ from .augment import RandomCenterCrop, RandomShearAffine
 
 # %% auto 0
 __all__ = ['set_seed', 'as_xy', 'one_hot', 'balanced_class_weights', 'make_optimizer', 'use_mixed_precision',
-           'set_compute_policy', 'fit', 'mirror', 'crop_size', 'crop_boxes', 'place_crop', 'tta_views', 'predict_proba',
-           'evaluate', 'load_keras', 'save_model', 'run_experiment', 'plot_history', 'plot_confusion']
+           'set_compute_policy', 'mix_batch', 'FaceBatches', 'ResumableBackup', 'fit', 'mirror', 'crop_size',
+           'crop_boxes', 'place_crop', 'tta_views', 'predict_proba', 'evaluate', 'load_keras', 'save_model',
+           'run_experiment', 'plot_history', 'plot_confusion']
 
 # %% ../nbs/03a_train.ipynb 7
 def set_seed(seed=0):
@@ -81,46 +82,150 @@ class _EpochWarmup(keras.callbacks.Callback):
         if epoch <= self.n: self.model.optimizer.learning_rate = self.lr * min(1.0, (epoch + 1) / (self.n + 1))
 
 # %% ../nbs/03a_train.ipynb 12
+def mix_batch(x, y, rng, mixup=0.0, cutmix=0.0, sample_weight=None):
+    "Mixup (α=`mixup`) or CutMix (α=`cutmix`; one of the two per batch, at random, when both are set) of a batch with a shuffled copy of itself; targets (and sample weights) mixed in the same proportion."
+    if not (mixup or cutmix): return x, y, sample_weight
+    use_cut = bool(cutmix) and (not mixup or rng.random() < 0.5)
+    lam = float(rng.beta(cutmix, cutmix) if use_cut else rng.beta(mixup, mixup))
+    perm = rng.permutation(len(x))
+    if use_cut:                                     # paste a box of the partner, of area ≈ (1 − λ)
+        h, w = x.shape[1:3]
+        bh, bw = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
+        cy, cx = int(rng.integers(h)), int(rng.integers(w))
+        t, b, l, r = max(cy - bh // 2, 0), min(cy + bh // 2, h), max(cx - bw // 2, 0), min(cx + bw // 2, w)
+        x = x.copy(); x[:, t:b, l:r] = x[perm, t:b, l:r]
+        lam = 1 - (b - t) * (r - l) / (h * w)       # the area actually pasted
+    else: x = lam * x + (1 - lam) * x[perm]
+    y = lam * y + (1 - lam) * y[perm]
+    if sample_weight is not None: sample_weight = lam * sample_weight + (1 - lam) * sample_weight[perm]
+    return x, y, sample_weight
+
+class FaceBatches(keras.utils.PyDataset):
+    "Training batches (faces float32 0–255, one-hot targets[, sample weights]): shuffled and mixed from (`seed`, epoch) alone, so epoch k has the same batches in any process, as a resumed `fit` needs."
+    def __init__(self, x, y, batch_size=64, seed=0, mixup=0.0, cutmix=0.0, sample_weight=None, **kwargs):
+        super().__init__(**kwargs)
+        self.x, self.y = np.asarray(x), np.asarray(y, dtype="float32")
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype="float32")
+        self.batch_size, self.seed, self.mixup, self.cutmix = int(batch_size), int(seed), float(mixup), float(cutmix)
+        self.epoch, self._order = 0, None
+
+    def __len__(self): return math.ceil(len(self.x) / self.batch_size)
+
+    def set_epoch(self, epoch):
+        "Use the shuffle and the mixing of `epoch` (0-based); `fit` calls it at the start of every epoch."
+        if epoch != self.epoch or self._order is None:
+            self.epoch, self._order = int(epoch), np.random.default_rng([self.seed, int(epoch)]).permutation(len(self.x))
+
+    def __getitem__(self, i):
+        if self._order is None: self.set_epoch(self.epoch)
+        idx = self._order[i * self.batch_size:(i + 1) * self.batch_size]
+        sw = None if self.sample_weight is None else self.sample_weight[idx]
+        x, y, sw = mix_batch(self.x[idx].astype("float32"), self.y[idx], np.random.default_rng([self.seed, self.epoch, i, 1]),
+                             self.mixup, self.cutmix, sw)
+        return (x, y) if sw is None else (x, y, sw)
+
+class _SetFeedEpoch(keras.callbacks.Callback):
+    def __init__(self, feed): super().__init__(); self.feed = feed
+    def on_epoch_begin(self, epoch, logs=None): self.feed.set_epoch(epoch)
+
+# %% ../nbs/03a_train.ipynb 15
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    "Keras' `BackupAndRestore` (weights, optimizer state, epoch), plus what it leaves out: the state of the other callbacks (early stopping with its best weights, the plateau schedule), the layers' random-generator states and the history so far."
+    def __init__(self, backup_dir, stateful=(), **kwargs):
+        super().__init__(str(backup_dir), **kwargs)
+        self.stateful, self.history, self.resumed_from = list(stateful), {}, 0
+        self._state_path = Path(backup_dir) / "fer_state.npz"
+
+    _FIELDS = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter", "best_weights")
+
+    def _seed_states(self):
+        return [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)                      # weights, optimizer, epoch (when a backup exists)
+        self.history, self.resumed_from = {}, 0
+        if not self._state_path.exists(): return
+        with np.load(self._state_path, allow_pickle=True) as f: state = f["state"].item()
+        for cb, saved in zip(self.stateful, state["callbacks"]):
+            for k, v in saved.items(): setattr(cb, k, v)
+        for v, value in zip(self._seed_states(), state["seeds"]): v.assign(value)
+        self.history, self.resumed_from = state["history"], int(state["epoch"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        for k, v in (logs or {}).items(): self.history.setdefault(k, []).append(float(v))
+        super().on_epoch_end(epoch, logs)                 # writes the weights and the epoch
+        state = dict(epoch=epoch + 1, history=self.history,
+                     callbacks=[{k: getattr(cb, k) for k in self._FIELDS if hasattr(cb, k)} for cb in self.stateful],
+                     seeds=[np.asarray(v) for v in self._seed_states()])
+        tmp = self._state_path.with_suffix(".tmp.npz")
+        np.savez(tmp, state=np.array(state, dtype=object))
+        tmp.replace(self._state_path)
+
+    def on_train_end(self, logs=None):
+        super().on_train_end(logs)                        # deletes Keras' backup when training finished
+        if self.delete_checkpoint: self._state_path.unlink(missing_ok=True)
+
+class _StopAfter(keras.callbacks.Callback):
+    "Raise `RuntimeError` at the end of epoch `epoch` (1-based), before the backup of that epoch: an interruption, for testing resumption."
+    def __init__(self, epoch): super().__init__(); self.epoch = int(epoch)
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch: raise RuntimeError(f"stopped after epoch {self.epoch}")
+
+# %% ../nbs/03a_train.ipynb 17
+def _schedule(schedule, learning_rate, epochs, steps, warmup_epochs):
+    "The learning rate `fit` hands the optimizer (a float or a Keras schedule) and the callbacks that drive it."
+    total, warm = max(epochs * steps, 1), warmup_epochs * steps
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(0.0 if warm else learning_rate, max(total - warm, 1),
+                                                      warmup_target=learning_rate if warm else None, warmup_steps=warm), []
+    if schedule == "onecycle":                      # 30% linear warm-up from lr/25, then cosine to 0 (no momentum cycling)
+        up = max(int(0.3 * total), 1)
+        return keras.optimizers.schedules.CosineDecay(learning_rate / 25, max(total - up, 1), warmup_target=learning_rate,
+                                                      warmup_steps=up), []
+    if schedule in ("plateau", "constant", None):
+        return learning_rate, ([_EpochWarmup(learning_rate, warmup_epochs)] if warmup_epochs else [])
+    raise ValueError(f"schedule must be 'plateau', 'cosine', 'onecycle' or 'constant', not {schedule!r}")
+
 def fit(model, train, val, *, epochs=30, batch_size=64, learning_rate=1e-3, optimizer="adam", weight_decay=0.0,
         momentum=0.9, schedule="plateau", warmup_epochs=0, patience=8, lr_patience=3, lr_factor=0.5, min_lr=1e-6,
-        class_weight=False, label_smoothing=0.0, checkpoint_path=None, mixed_precision="auto", verbose="auto",
-        seed=0, callbacks=None) -> keras.callbacks.History:
-    "Compile and train `model` on `train`, selecting on `val` (FERDatasets or (x, y) pairs); the best epoch's weights are kept."
+        class_weight=False, label_smoothing=0.0, mixup=0.0, cutmix=0.0, checkpoint_path=None, backup_dir=None,
+        mixed_precision="auto", verbose="auto", seed=0, callbacks=None) -> keras.callbacks.History:
+    "Compile and train `model` on `train`, selecting on `val` (FERDatasets or (x, y) pairs); the best epoch's weights are kept. With `backup_dir`, an interrupted fit resumes where it stopped."
     set_seed(seed)
     (xt, yt), (xv, yv) = as_xy(train), as_xy(val)
     k = model.output_shape[-1]
     steps = math.ceil(len(yt) / batch_size)
-    cbs = [keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True)]
-    if schedule == "cosine":
-        warm = warmup_epochs * steps
-        lr = keras.optimizers.schedules.CosineDecay(0.0 if warm else learning_rate, max(epochs * steps - warm, 1),
-                                                    warmup_target=learning_rate if warm else None, warmup_steps=warm)
-    elif schedule in ("plateau", "constant", None):
-        lr = learning_rate
-        if schedule == "plateau":
-            cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=lr_factor,
-                                                         patience=lr_patience, min_lr=min_lr))
-        if warmup_epochs: cbs.append(_EpochWarmup(learning_rate, warmup_epochs))
-    else: raise ValueError(f"schedule must be 'plateau', 'cosine' or 'constant', not {schedule!r}")
+    lr, cbs = _schedule(schedule, learning_rate, epochs, steps, warmup_epochs)
+    stateful = [keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True)]
+    if schedule == "plateau":
+        stateful.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=lr_factor,
+                                                          patience=lr_patience, min_lr=min_lr))
     if checkpoint_path is not None:
-        cbs.append(keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor="val_accuracy", mode="max",
-                                                   save_best_only=True, save_weights_only=str(checkpoint_path).endswith(".weights.h5")))
+        stateful.append(keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor="val_accuracy", mode="max",
+                                                        save_best_only=True, save_weights_only=str(checkpoint_path).endswith(".weights.h5")))
     opt = make_optimizer(optimizer, lr, weight_decay, momentum)
     mixed = use_mixed_precision(mixed_precision)
     if mixed:
         set_compute_policy(model, "mixed_float16")
         opt = keras.optimizers.LossScaleOptimizer(opt)
-    sample_weight = balanced_class_weights(yt, k)[yt] if class_weight else None
+    feed = FaceBatches(xt, one_hot(yt, k), batch_size, seed, mixup, cutmix,
+                       balanced_class_weights(yt, k)[yt] if class_weight else None)
+    backup = ResumableBackup(backup_dir, stateful) if backup_dir else None
     try:
         model.compile(optimizer=opt, loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
                       metrics=["accuracy"])
-        return model.fit(xt, one_hot(yt, k), sample_weight=sample_weight, validation_data=(xv, one_hot(yv, k)),
-                         epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose,
-                         callbacks=cbs + list(callbacks or []))
+        history = model.fit(feed, validation_data=(xv, one_hot(yv, k)), validation_batch_size=256, epochs=epochs,
+                            shuffle=False,                # FaceBatches shuffles, from (seed, epoch); Keras would reorder its batches at random
+                            verbose=verbose, callbacks=stateful + cbs + [_SetFeedEpoch(feed)] + list(callbacks or [])
+                            + ([backup] if backup else []))
     finally:
         if mixed: set_compute_policy(model, "float32")
+    if backup and backup.resumed_from:               # the epochs before the interruption, then these
+        history.history, history.epoch = backup.history, list(range(len(next(iter(backup.history.values())))))
+        if verbose: print(f"resumed from the backup in {backup_dir} after epoch {backup.resumed_from}")
+    return history
 
-# %% ../nbs/03a_train.ipynb 17
+# %% ../nbs/03a_train.ipynb 24
 def mirror(x):
     "Faces mirrored left–right: (N, H, W[, C]) → the same with the width reversed."
     return np.asarray(x)[:, :, ::-1]
@@ -166,13 +271,13 @@ def predict_proba(model, x, batch_size=256, tta=None) -> np.ndarray:
         total, n = (p if total is None else total + p), n + 1
     return (total / n).astype(np.float32)
 
-# %% ../nbs/03a_train.ipynb 25
+# %% ../nbs/03a_train.ipynb 32
 def evaluate(model, ds, tta=None, batch_size=256) -> dict:
     "`results.score` of the model's probabilities on `ds` (a `FERDataset` or (x, y)): the evaluation every notebook uses."
     x, y = as_xy(ds)
     return score(y, predict_proba(model, x, batch_size, tta))
 
-# %% ../nbs/03a_train.ipynb 28
+# %% ../nbs/03a_train.ipynb 35
 def _data_record(part):
     "What `write_results` records about the training data: the dataset itself, or a checksum of an (x, y) pair."
     if isinstance(part, FERDataset): return part
@@ -233,7 +338,7 @@ def run_experiment(name, model, splits, *, fit_kwargs=None, tta=None, seed=0, re
         protocol=protocol, results_dir=results_dir, **fields)
     return model, history, path
 
-# %% ../nbs/03a_train.ipynb 33
+# %% ../nbs/03a_train.ipynb 40
 def plot_history(history, title=None):
     "Loss and accuracy per epoch, training vs validation, side by side (`history` is a `History` or its `.history` dict)."
     import matplotlib.pyplot as plt

@@ -75,7 +75,7 @@ def test_profiles_are_consistent():
            {"vgg16", "resnet50", "inceptionv3"}
     assert all(s["parameters"]["weights"] == "imagenet" for s in gpu["steps"] if s["notebook"] == "05_transfer")
     assert all(s["parameters"]["weights"] is None for s in get_profile("smoke")["steps"] if s["notebook"] == "05_transfer")
-    with pytest.raises(ValueError, match="smoke, cpu, gpu"): get_profile("nope")
+    with pytest.raises(ValueError, match="smoke, cpu, cpufull, gpu"): get_profile("nope")
 
 
 def test_list_cli(capsys, tmp_path):
