@@ -130,10 +130,10 @@ class _SetFeedEpoch(keras.callbacks.Callback):
 
 # %% ../nbs/03a_train.ipynb 15
 class ResumableBackup(keras.callbacks.BackupAndRestore):
-    "Keras' `BackupAndRestore` (weights, optimizer state, epoch), plus what it leaves out: the state of the other callbacks (early stopping with its best weights, the plateau schedule), the layers' random-generator states and the history so far."
+    "Keras' `BackupAndRestore` (weights, optimizer state, epoch), plus what it leaves out: the state of the other callbacks (early stopping with its best weights, the plateau schedule), the layers' random-generator states, the history and the training seconds so far."
     def __init__(self, backup_dir, stateful=(), **kwargs):
         super().__init__(str(backup_dir), **kwargs)
-        self.stateful, self.history, self.resumed_from = list(stateful), {}, 0
+        self.stateful, self.history, self.resumed_from, self.prior_seconds = list(stateful), {}, 0, 0.0
         self._state_path = Path(backup_dir) / "fer_state.npz"
 
     _FIELDS = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter", "best_weights")
@@ -143,18 +143,18 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)                      # weights, optimizer, epoch (when a backup exists)
-        self.history, self.resumed_from = {}, 0
+        self.history, self.resumed_from, self.prior_seconds, self._t0 = {}, 0, 0.0, time.time()
         if not self._state_path.exists(): return
         with np.load(self._state_path, allow_pickle=True) as f: state = f["state"].item()
         for cb, saved in zip(self.stateful, state["callbacks"]):
             for k, v in saved.items(): setattr(cb, k, v)
         for v, value in zip(self._seed_states(), state["seeds"]): v.assign(value)
-        self.history, self.resumed_from = state["history"], int(state["epoch"])
+        self.history, self.resumed_from, self.prior_seconds = state["history"], int(state["epoch"]), float(state["seconds"])
 
     def on_epoch_end(self, epoch, logs=None):
         for k, v in (logs or {}).items(): self.history.setdefault(k, []).append(float(v))
         super().on_epoch_end(epoch, logs)                 # writes the weights and the epoch
-        state = dict(epoch=epoch + 1, history=self.history,
+        state = dict(epoch=epoch + 1, history=self.history, seconds=self.prior_seconds + time.time() - self._t0,
                      callbacks=[{k: getattr(cb, k) for k in self._FIELDS if hasattr(cb, k)} for cb in self.stateful],
                      seeds=[np.asarray(v) for v in self._seed_states()])
         tmp = self._state_path.with_suffix(".tmp.npz")
@@ -220,6 +220,7 @@ def fit(model, train, val, *, epochs=30, batch_size=64, learning_rate=1e-3, opti
                             + ([backup] if backup else []))
     finally:
         if mixed: set_compute_policy(model, "float32")
+    history.resumed_from, history.prior_seconds = (backup.resumed_from, backup.prior_seconds) if backup else (0, 0.0)
     if backup and backup.resumed_from:               # the epochs before the interruption, then these
         history.history, history.epoch = backup.history, list(range(len(next(iter(backup.history.values())))))
         if verbose: print(f"resumed from the backup in {backup_dir} after epoch {backup.resumed_from}")
@@ -318,18 +319,19 @@ def run_experiment(name, model, splits, *, fit_kwargs=None, tta=None, seed=0, re
     set_seed(seed)
     t0 = time.time()
     history = fit(model, splits.train, splits.val, seed=seed, **fit_kwargs)
-    fit_time = time.time() - t0
+    fit_time = time.time() - t0 + history.prior_seconds        # training before an interruption counts too
     metrics = {}
     for split, part in zip(splits.names[1:], (splits.val, splits.test)):
         metrics[split] = evaluate(model, part)
         if tta: metrics[f"{split}+tta"] = evaluate(model, part, tta=tta)
-    wall = time.time() - t0
+    wall = time.time() - t0 + history.prior_seconds
     run = f"{profile}-{name}"
     model_path = save_model(model, resolve_dir(model_dir, "models") / f"{run}.keras")
     val_acc = history.history.get("val_accuracy", [])
     fields = {**dict(model_path=str(model_path), tta=tta, splits=list(splits.names),
                      best_epoch=int(np.argmax(val_acc)) + 1 if val_acc else None, fit_time_s=round(fit_time, 2),
-                     mixed_precision=use_mixed_precision(fit_kwargs.get("mixed_precision", "auto"))), **(extra or {})}
+                     mixed_precision=use_mixed_precision(fit_kwargs.get("mixed_precision", "auto")),
+                     resumed_after_epoch=history.resumed_from or None), **(extra or {})}
     path = write_results(
         run, model=model_key or name, metrics=metrics, params=model.count_params(), epochs=len(history.epoch),
         history={k: [float(v) for v in vs] for k, vs in history.history.items()}, seed=seed,

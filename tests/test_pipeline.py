@@ -200,3 +200,29 @@ def test_module_runs_as_a_script():
     assert r.returncode == 2 and "unknown profile" in r.stdout
     if exe := shutil.which("fer-run"):
         assert subprocess.run([exe, "--list"], capture_output=True, timeout=120).returncode == 0
+
+
+def test_killed_training_step_resumes_where_it_stopped(tmp_path):
+    "fer-run killed mid-training (as by the OOM killer or a closed laptop) continues the step's fit from its last epoch."
+    import os, signal, time
+    args = [sys.executable, "-m", "fer_nbdev.pipeline", "--profile", "smoke", "--only", "03_cnn-cnn4-usage",
+            "-p", "epochs", "5", "-p", "patience", "10", "--results", str(tmp_path / "r"), "--runs", str(tmp_path / "u"),
+            "--no-progress"]
+    backup = Path(plan("smoke", {"epochs": 5, "patience": 10}, ["03_cnn-cnn4-usage"], tmp_path / "r",
+                       tmp_path / "u")[0]["parameters"]["backup_dir"])
+    assert backup.parent == tmp_path / "u" / "smoke" / "backup"
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.time() + 240
+    while pl.resume_epoch(backup) < 2 and time.time() < deadline and proc.poll() is None: time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)                        # no clean-up of any kind, as a real kill
+    proc.communicate()
+    done = pl.resume_epoch(backup)
+    assert 2 <= done < 5, f"the step should have been killed mid-training, after {done} epochs"
+    assert not (tmp_path / "r" / "smoke-cnn4-usage.json").exists()
+
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert f"resuming its training after epoch {done}" in r.stdout
+    rec = json.loads((tmp_path / "r" / "smoke-cnn4-usage.json").read_text())
+    assert rec["epochs"] == 5 and len(rec["history"]["val_accuracy"]) == 5   # the epochs before the kill are in it
+    assert not backup.exists()                                                # a finished step leaves no backup
