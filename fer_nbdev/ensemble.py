@@ -311,8 +311,9 @@ def find_members(results_dir, keys=AVG_ENSEMBLE_KEYS, protocol="usage") -> list[
     return out
 
 def train_members(model_name, splits, n_members, *, model_kwargs=None, epochs=1, batch_size=64, seed=0, fit_kwargs=None,
-                  results_dir=None, model_dir=None, profile="nb", protocol="usage", tta=None, verbose=0) -> list[dict]:
-    "Train `n_members` `models.build_model(model_name)` with seeds seed, seed+1, ... via `run_experiment`; their results entries (in `<results_dir>/members`)."
+                  results_dir=None, model_dir=None, profile="nb", protocol="usage", tta=None, backup_dir=None,
+                  verbose=0) -> list[dict]:
+    "Train `n_members` `models.build_model(model_name)` with seeds seed, seed+1, ... via `run_experiment`; their results entries (in `<results_dir>/members`). With `backup_dir`, a member whose results file and model exist is not trained again, and an interrupted one resumes."
     from fer_nbdev.train import run_experiment, set_seed
     from fer_nbdev.models import build_model
     import json
@@ -320,9 +321,16 @@ def train_members(model_name, splits, n_members, *, model_kwargs=None, epochs=1,
     recs = []
     for i in range(n_members):
         s = seed + i
+        done = member_dir / f"{profile}-{model_name}-{protocol}-s{s}.json"
+        if backup_dir is not None and done.exists():
+            rec = json.loads(done.read_text())
+            if Path(rec.get("model_path", "")).is_file():
+                print(f"member s{s}: trained already ({done.name})")
+                recs.append({**rec, "path": str(done)}); continue
         set_seed(s)
         model = build_model(model_name, **{"seed": s, **(model_kwargs or {})})
-        kw = {"epochs": epochs, "batch_size": batch_size, "verbose": verbose, **(fit_kwargs or {})}
+        kw = {"epochs": epochs, "batch_size": batch_size, "verbose": verbose, **(fit_kwargs or {}),
+              **({"backup_dir": str(Path(backup_dir) / f"s{s}")} if backup_dir is not None else {})}
         _, _, path = run_experiment(f"{model_name}-{protocol}-s{s}", model, splits, model_key=model_name, fit_kwargs=kw, tta=tta, seed=s,
                                     results_dir=member_dir, model_dir=model_dir, profile=profile, protocol=protocol,
                                     parameters={"model_name": model_name, "model_kwargs": model_kwargs or {}, "seed": s, **kw})

@@ -211,3 +211,17 @@ def test_cnn7_members_trained_with_different_seeds(splits, tmp_path):
     assert [m.key for m in ms] == ["cnn7", "cnn7"]
     w0, w1 = (m.model.get_weights()[0] for m in ms)
     assert not np.allclose(w0, w1)
+
+def test_train_members_resumes_at_the_member(tmp_path, splits, capsys):
+    "With backup_dir, members already trained (results file and model present) are not trained again; the rest are."
+    kw = dict(epochs=1, batch_size=64, results_dir=tmp_path / "r", model_dir=tmp_path / "m", profile="t",
+              backup_dir=tmp_path / "backup", model_kwargs={"augment": False})
+    first = E.train_members("cnn7", splits, 1, **kw)
+    model_file = Path(first[0]["model_path"])
+    stamp = model_file.stat().st_mtime_ns
+    again = E.train_members("cnn7", splits, 2, **kw)
+    assert "member s0: trained already" in capsys.readouterr().out
+    assert model_file.stat().st_mtime_ns == stamp                       # s0 untouched
+    assert [r["run"] for r in again] == ["t-cnn7-usage-s0", "t-cnn7-usage-s1"]
+    assert again[0]["metrics"] == first[0]["metrics"] and Path(again[1]["model_path"]).is_file()
+    assert not (tmp_path / "backup" / "s1").exists()                    # a finished member's backup is gone
