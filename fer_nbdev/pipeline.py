@@ -43,6 +43,9 @@ RECIPE_VARIANTS = {
 }
 # The recipe the search chose (03b_recipe checks it against the results files): the long runs train with it.
 RECIPE = dict(RECIPE_BASE)
+_FIT = {k: v for k, v in RECIPE.items() if k not in ("model_name", "protocol", "crop")}   # train.fit's part of it
+_TTA = "tencrop" if RECIPE.get("crop") else "flip"
+_CPU_BEST = ["resnet-usage", "resnet_s1-usage", "cnn7-usage", "cnn4-usage"]
 PROFILES = {
     "smoke": {
         "description": "shipped 252-face sample, 1 epoch, tiny transfer inputs, 2 tuner trials: every notebook in minutes on 2 CPU cores",
@@ -93,6 +96,19 @@ PROFILES = {
             *[_S("02_baseline", f"mlp-{p}", [f"mlp-{p}"], protocol=p, max_iter=300) for p in ("usage", "stratified")],
             *[_S("03_cnn", f"recipe-{k}", [f"recipe-{k}"], run_name=f"recipe-{k}", model_key=f"recipe_{k}", epochs=RECIPE_EPOCHS, **{**RECIPE_BASE, **v})
               for k, (_, v) in RECIPE_VARIANTS.items()],
+            _S("03_cnn", "resnet-usage", ["resnet-usage"], epochs=40, tta=_TTA, **RECIPE),
+            *[_S("03_cnn", f"{m}-{p}", [f"{m}-{p}"], epochs=20, tta=_TTA, **{**RECIPE, "model_name": m, "protocol": p})
+              for m in ("cnn7", "cnn4") for p in ("usage", "stratified")],
+            *[_S("04_tuning", p, [f"tuned-{p}"], protocol=p, max_trials=4, tuner_epochs=3, epochs=20,
+                 fit_kwargs={k: v for k, v in _FIT.items() if k in ("schedule", "warmup_epochs", "label_smoothing")},
+                 scratch_dir="{runs_dir}/{profile}/tuner") for p in ("usage", "stratified")],
+            *[_S("06_ensemble", f"cnn7_x10-{p}", _WEIGHTED("cnn7_x10", p), protocol=p, name="cnn7_x10", n_members=10,
+                 epochs=2, augment=True, model_kwargs={"crop": RECIPE.get("crop")}, fit_kwargs=_FIT)
+              for p in ("usage", "stratified")],
+            _S("03_cnn", "resnet_s1-usage", ["resnet_s1-usage"], run_name="resnet_s1-usage", model_key="resnet_s1", seed=1,
+               epochs=40, tta=_TTA, **RECIPE),
+            _S("06_ensemble", "best_ensemble", _WEIGHTED("best_ensemble"), protocol="usage", name="best_ensemble",
+               members=_CPU_BEST, tta=_TTA, requires=_CPU_BEST),
             _S("07_report", always=True, report_out="{results_dir}/README.md", write_readme=True),
         ],
     },
