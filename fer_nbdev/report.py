@@ -14,11 +14,11 @@ from .results import read_results
 
 # %% auto 0
 __all__ = ['STUDY_SOURCE', 'STUDY', 'SOTA', 'MODEL_NAMES', 'TRANSFER_MODELS', 'PROFILES', 'PROTOCOL_SPLITS', 'MISSING',
-           'RECIPE_PREFIX', 'RESULTS_START', 'RESULTS_END', 'StudyRow', 'Reference', 'study_table', 'profile_of',
-           'profile_rank', 'init_label', 'model_key', 'base_model', 'transfer_mode', 'row_key', 'select_runs',
-           'project_dir', 'project_results_dir', 'hardware_label', 'results_table', 'results_markdown', 'best_run',
-           'plot_accuracy', 'plot_confusion', 'plot_per_class_f1', 'plot_history', 'figures', 'write_report',
-           'update_markers', 'readme_section', 'update_readme']
+           'RECIPE_PREFIX', 'NEEDS_IMAGENET', 'IMAGENET_REASON', 'RESULTS_START', 'RESULTS_END', 'StudyRow',
+           'Reference', 'study_table', 'profile_of', 'profile_rank', 'init_label', 'model_key', 'base_model',
+           'transfer_mode', 'row_key', 'select_runs', 'project_dir', 'project_results_dir', 'hardware_label',
+           'results_table', 'results_markdown', 'best_run', 'plot_accuracy', 'plot_confusion', 'plot_per_class_f1',
+           'plot_history', 'figures', 'write_report', 'update_markers', 'readme_section', 'update_readme']
 
 # %% ../nbs/07_report.ipynb 7
 @dataclass(frozen=True)
@@ -224,18 +224,26 @@ def _md_table(header, rows) -> str:
     out = ["| " + " | ".join(map(esc, header)) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return "\n".join(out + ["| " + " | ".join(map(esc, r)) + " |" for r in rows])
 
+NEEDS_IMAGENET = (*TRANSFER_MODELS, "avg_ensemble")   # rows that cannot run without downloaded ImageNet weights
+IMAGENET_REASON = "needs ImageNet weights (not reachable here): `fer-run --profile gpu` where they are"
+
+def _first_metric(r, col, fmt):
+    "The row's first metric, or why a row with no run has none (ImageNet rows), in place of a bare dash."
+    if r["run"] is None and base_model(r.name.split("@")[0]) in NEEDS_IMAGENET: return IMAGENET_REASON
+    return fmt(r[col])
+
 def _protocol_md(df, protocol):
     a, b = PROTOCOL_SPLITS[protocol]
     if protocol == "usage":
         header = ["Model", "PrivateTest acc", "PrivateTest TTA²", "PublicTest acc", "PrivateTest macro-F1", "Params", "Epochs",
                   "Train n", "Hardware", "Backend", "Wall time", "Profile", "Study's number¹"]
-        rows = [[r["name"], _pct(r["PrivateTest acc"]), _pct(r["PrivateTest TTA acc"]), _pct(r["PublicTest acc"]), _f3(r["PrivateTest macro-F1"]),
+        rows = [[r["name"], _first_metric(r, "PrivateTest acc", _pct), _pct(r["PrivateTest TTA acc"]), _pct(r["PublicTest acc"]), _f3(r["PrivateTest macro-F1"]),
                  _count(r["params"]), _txt(r["epochs"]), _count(r["train n"]), _txt(r["hardware"]), _txt(r["backend"]),
                  _secs(r["wall time s"]), _txt(r["profile"]), _txt(r["study's number"])] for _, r in df.iterrows()]
     else:
         header = ["Model", "Study's number¹", "val acc", "test acc", "test macro-F1", "val MSE", "Params", "Epochs",
                   "Train n", "Hardware", "Backend", "Wall time", "Profile"]
-        rows = [[r["name"], _txt(r["study's number"]), _pct(r["val acc"]), _pct(r["test acc"]), _f3(r["test macro-F1"]),
+        rows = [[r["name"], _txt(r["study's number"]), _first_metric(r, "val acc", _pct), _pct(r["test acc"]), _f3(r["test macro-F1"]),
                  _f3(r["val MSE"]), _count(r["params"]), _txt(r["epochs"]), _count(r["train n"]), _txt(r["hardware"]),
                  _txt(r["backend"]), _secs(r["wall time s"]), _txt(r["profile"])] for _, r in df.iterrows()]
     return _md_table(header, rows)
