@@ -229,7 +229,7 @@ IMAGENET_REASON = "needs ImageNet weights (not reachable here): `fer-run --profi
 
 def _first_metric(r, col, fmt):
     "The row's first metric, or why a row with no run has none (ImageNet rows), in place of a bare dash."
-    if r["run"] is None and base_model(r.name.split("@")[0]) in NEEDS_IMAGENET: return IMAGENET_REASON
+    if pd.isna(r["run"]) and base_model(r.name.split("@")[0]) in NEEDS_IMAGENET: return IMAGENET_REASON
     return fmt(r[col])
 
 def _protocol_md(df, protocol):
