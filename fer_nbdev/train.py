@@ -314,16 +314,18 @@ def save_model(model, path):
 
 def run_experiment(name, model, splits, *, fit_kwargs=None, tta=None, seed=0, results_dir=None, model_dir=None,
                    profile="nb", parameters=None, protocol="usage", extra=None, data=None, model_key=None):
-    "Fit `model` on `splits`, score the val and test splits (plain and, with `tta`, TTA), save the model, write the results file `<profile>-<name>` (its `model` field: `model_key`, default `name`); returns (model, history, results path)."
+    "Fit `model` on `splits`, score the val and test splits (plain and, with `tta`, TTA: one kind, or a list of kinds, the last one also as `+tta`), save the model, write the results file `<profile>-<name>` (its `model` field: `model_key`, default `name`); returns (model, history, results path)."
     fit_kwargs = {k: v for k, v in (fit_kwargs or {}).items() if k != "seed"}
     set_seed(seed)
     t0 = time.time()
     history = fit(model, splits.train, splits.val, seed=seed, **fit_kwargs)
     fit_time = time.time() - t0 + history.prior_seconds        # training before an interruption counts too
     metrics = {}
+    ttas = [tta] if isinstance(tta, str) else list(tta or [])
     for split, part in zip(splits.names[1:], (splits.val, splits.test)):
         metrics[split] = evaluate(model, part)
-        if tta: metrics[f"{split}+tta"] = evaluate(model, part, tta=tta)
+        for t in ttas: metrics[f"{split}+{t}" if len(ttas) > 1 else f"{split}+tta"] = evaluate(model, part, tta=t)
+        if len(ttas) > 1: metrics[f"{split}+tta"] = metrics[f"{split}+{ttas[-1]}"]   # the table's TTA column: the last
     wall = time.time() - t0 + history.prior_seconds
     run = f"{profile}-{name}"
     model_path = save_model(model, resolve_dir(model_dir, "models") / f"{run}.keras")
@@ -340,7 +342,7 @@ def run_experiment(name, model, splits, *, fit_kwargs=None, tta=None, seed=0, re
         protocol=protocol, results_dir=results_dir, **fields)
     return model, history, path
 
-# %% ../nbs/03a_train.ipynb 40
+# %% ../nbs/03a_train.ipynb 42
 def plot_history(history, title=None):
     "Loss and accuracy per epoch, training vs validation, side by side (`history` is a `History` or its `.history` dict)."
     import matplotlib.pyplot as plt
