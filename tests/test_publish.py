@@ -188,7 +188,7 @@ def test_committed_banners_name_results_files_that_exist():
         info = banner_info(b.source)
         assert info and info["profile"] and info["step"].startswith(name), name
         assert ("sample run" in b.source) == bool(info["sample"]), name
-        for r in info["results"]:
-            assert (ROOT / r).is_file(), f"{name}: its banner names {r}, which is not in the project"
+        for r in info["results"]:   # a sample run's results files are not committed (.gitignore): they are no results
+            assert info["sample"] or (ROOT / r).is_file(), f"{name}: its banner names {r}, which is not in the project"
     missing = [n for n in LISTED if n not in published]
     assert not missing, f"no published outputs in {missing} (run their steps, then fer-run --publish)"
