@@ -825,7 +825,10 @@ def publish_outputs(profile=None, runs_dir="runs", nbs_dir=None, only=None, max_
     for n in names:
         if n in runs: rows.append(publish_notebook(nbs / f"{n}.ipynb", runs[n], roots, max_width, dry_run))
         else: rows.append({"notebook": n, "note": "no finished run: left as it is" if n in in_profiles else "no profile runs it"})
-    return pd.DataFrame(rows).set_index("notebook")
+    table = pd.DataFrame(rows).set_index("notebook")
+    for k in ("code cells", "matched", "with outputs"):
+        if k in table: table[k] = table[k].astype("Int64")
+    return table
 
 # %% ../nbs/09_pipeline.ipynb 60
 def _print_plan(prof, steps):
@@ -869,7 +872,7 @@ def main(argv=None) -> int:
         if a.publish:
             import pandas as pd
             table = publish_outputs(a.profile, a.runs, a.nbs, a.only)
-            with pd.option_context("display.width", 200, "display.max_columns", 20): _say(table.fillna("").to_string())
+            with pd.option_context("display.width", 200, "display.max_columns", 20): _say(table.astype(object).fillna("").to_string())
             if "kB" in table: _say(f"published {table['kB'].notna().sum()} notebook(s), {table['kB'].sum() / 1024:.2f} MB in all")
             return 0
         if a.list:
