@@ -15,7 +15,8 @@ __all__ = ['RECIPE_EPOCHS', 'RECIPE_BASE', 'RECIPE_VARIANTS', 'RECIPE', 'PROFILE
            'select_steps', 'plan', 'resume_epoch', 'prepare_notebook', 'this_python_kernel', 'describe_error',
            'RunSummary', 'run_profile', 'profile_strength', 'is_sample_run', 'full_run_command', 'finished_runs',
            'pick_runs', 'terminal_text', 'relative_paths', 'clean_stream', 'shrink_png', 'clean_outputs', 'match_cells',
-           'injected_parameters', 'outputs_banner', 'banner_info', 'publish_notebook', 'publish_outputs', 'main']
+           'injected_parameters', 'outputs_banner', 'banner_info', 'find_banner', 'publish_notebook', 'publish_outputs',
+           'main']
 
 # %% ../nbs/09_pipeline.ipynb 7
 def step(notebook, label=None, runs=(), always=False, requires=None, publish=False, **parameters) -> dict:
@@ -569,7 +570,7 @@ def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_
 
 # %% ../nbs/09_pipeline.ipynb 42
 PROFILE_ORDER = ("smoke", "nb", "cpu", "cpufull", "gpu")   # weakest to strongest, as the report ranks runs
-OUTPUTS_TAG = "fer-run-outputs"                             # the tag of the banner cell `publish_outputs` writes
+OUTPUTS_TAG = "fer-run-outputs"                             # marks the banner `publish_outputs` writes (an output's metadata key)
 FULL_RUN_PROFILES = ("cpufull", "cpu", "gpu")               # the full run a sample banner points to: the first that runs the notebook
 
 def profile_strength(profile) -> int:
@@ -772,18 +773,30 @@ def outputs_banner(run, executed, roots=()) -> str:
     lines += [">", "> Written by `fer-run --publish`: rerun a step and publish again to refresh them."]
     return "\n".join(lines)
 
-def banner_info(source) -> dict | None:
-    "The run a banner cell names (profile, step, sample, finished, results), or None for another cell."
-    m = re.search(rf"<!-- {OUTPUTS_TAG} (\{{.*?\}}) -->", _text(source))
+def banner_info(text) -> dict | None:
+    "The run a banner names (profile, step, sample, finished, results), from its Markdown or a page's HTML; None without one."
+    m = re.search(rf"<!-- {OUTPUTS_TAG} (\{{.*?\}}) -->", _text(text))
     return json.loads(m.group(1)) if m else None
 
+def find_banner(nb) -> tuple | None:
+    "(cell index, the banner's Markdown) of a notebook's banner, or None."
+    for i, c in enumerate(nb["cells"]):
+        for o in c.get("outputs", []) if c.get("cell_type") == "code" else []:
+            if OUTPUTS_TAG in (o.get("metadata") or {}): return i, _text((o.get("data") or {}).get("text/markdown", ""))
+    return None
+
 # %% ../nbs/09_pipeline.ipynb 55
-def _title_index(cells) -> int:
-    "Index of the notebook's title cell (the first markdown cell starting with '# '), or -1."
-    return next((i for i, c in enumerate(cells) if c.get("cell_type") == "markdown" and _text(c.get("source", "")).lstrip().startswith("# ")), -1)
+def _banner_cell(cells) -> int | None:
+    "Where the banner goes: the parameters cell, else the first code cell after the title that is not hidden or exported."
+    i = next((i for i, c in enumerate(cells) if c.get("cell_type") == "code" and "parameters" in (c.get("metadata") or {}).get("tags", [])), None)
+    if i is not None: return i
+    title = next((i for i, c in enumerate(cells) if c.get("cell_type") == "markdown" and _text(c.get("source", "")).lstrip().startswith("# ")), -1)
+    hidden = ("hide", "export", "exports", "exporti", "default_exp", "include:false", "echo:false")
+    return next((i for i, c in enumerate(cells) if i > title and c.get("cell_type") == "code"
+                 and not any(d.startswith(hidden) for d in _directives(_text(c.get("source", ""))))), None)
 
 def publish_notebook(path, run, roots=(), max_width=MAX_WIDTH, dry_run=False) -> dict:
-    "Copy the outputs of `run`'s executed notebook into the notebook at `path` (matched by source) and set its banner; returns what it did."
+    "Copy the outputs of `run`'s executed notebook into the notebook at `path` (matched by source), with the banner; returns what it did."
     import nbformat
     nb = nbformat.read(path, as_version=4)
     ex = json.loads(Path(run["executed"]).read_text())
@@ -792,7 +805,6 @@ def publish_notebook(path, run, roots=(), max_width=MAX_WIDTH, dry_run=False) ->
     roots = list(roots) + [str(Path(run["executed"]).absolute().parents[2])] + [
         str(Path(p).parent) for p in (params.get("results_dir"), meta.get("output_path") and Path(meta["output_path"]).parent)
         if p and Path(str(p)).is_absolute()]
-    nb.cells = [c for c in nb.cells if OUTPUTS_TAG not in c.get("metadata", {}).get("tags", [])]
     pairs = match_cells(nb.cells, ex["cells"])
     n_out = 0
     for i, c in enumerate(nb.cells):
@@ -801,9 +813,12 @@ def publish_notebook(path, run, roots=(), max_width=MAX_WIDTH, dry_run=False) ->
         outs = clean_outputs(ex["cells"][pairs[i]].get("outputs", []), roots, max_width) if i in pairs else []
         c.outputs = [nbformat.from_dict(o) for o in outs]
         n_out += bool(outs)
-    banner = nbformat.v4.new_markdown_cell(outputs_banner(run, ex, roots), id=OUTPUTS_TAG)
-    banner.metadata["tags"] = [OUTPUTS_TAG]
-    nb.cells.insert(_title_index(nb.cells) + 1, banner)
+    banner = outputs_banner(run, ex, roots)
+    at = _banner_cell(nb.cells)
+    if at is not None:
+        plain = re.sub(r"<!--.*?-->\n?", "", banner).replace("> ", "").replace(">\n", "\n")
+        nb.cells[at].outputs.insert(0, nbformat.v4.new_output("display_data", data={"text/markdown": banner, "text/plain": plain},
+                                                              metadata={OUTPUTS_TAG: banner_info(banner)}))
     text = nbformat.writes(nb) + "\n"
     if not dry_run: Path(path).write_text(text, encoding="utf-8")
     return {"notebook": Path(path).stem, "profile": run["profile"], "step": run["step"], "sample": is_sample_run(run["profile"], params),

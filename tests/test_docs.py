@@ -240,8 +240,10 @@ def page_check(driver, url, page, records=None, sample=None):
     driver.get(f"{url}/{page}")
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)"))
-    banner = driver.find_elements(By.CSS_SELECTOR, "main .celltag_fer-run-outputs")
+    banner = driver.find_elements(By.XPATH, "//main//blockquote[contains(., 'fer-run --publish')]")
     assert banner and banner[0].is_displayed(), f"{page}: no banner naming the run"
+    params = driver.find_elements(By.CSS_SELECTOR, "main .celltag_parameters blockquote")
+    assert banner[0] in params, f"{page}: the banner is not under the parameters cell"
     if sample is not None:
         assert ("Outputs from the sample run; the full run is fer-run --profile" in banner[0].text) == sample, banner[0].text
     imgs = driver.execute_script("return Array.from(document.querySelectorAll('main .output_area img, main .jp-OutputArea img'))"

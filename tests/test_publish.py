@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fer_nbdev.pipeline import (OUTPUTS_TAG, banner_info, finished_runs, main, pick_runs, publish_outputs)
+from fer_nbdev.pipeline import (OUTPUTS_TAG, banner_info, find_banner, finished_runs, main, pick_runs, publish_outputs)
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / "nbs"
@@ -35,9 +35,10 @@ def text_of(outs):
 
 
 def banner(nb):
-    cells = [c for c in nb.cells if OUTPUTS_TAG in c.get("metadata", {}).get("tags", [])]
-    assert len(cells) <= 1, "more than one banner"
-    return cells[0] if cells else None
+    "The banner's Markdown (asserting there is at most one), or None."
+    found = [o for c in nb.cells for o in c.get("outputs", []) if OUTPUTS_TAG in (o.get("metadata") or {})]
+    assert len(found) <= 1, "more than one banner"
+    return found[0]["data"]["text/markdown"] if found else None
 
 
 def png_sizes(nb):
@@ -69,12 +70,13 @@ def test_publish_copies_cleaned_outputs_matched_by_source(smoke_runs, tmp_path):
     for name, old in before.items():
         new = nbformat.read(nbs / f"{name}.ipynb", as_version=4)
         b = banner(new)
-        # the banner sits right under the title and names the run; the sources are the notebook's own
-        assert b is not None and new.cells.index(b) == next(i for i, c in enumerate(new.cells) if c.source.startswith("# ")) + 1
-        info = banner_info(b.source)
+        # the banner is the parameters cell's first output and names the run; the cells are the notebook's own
+        at, _ = find_banner(new)
+        assert "parameters" in new.cells[at].metadata.get("tags", []) and OUTPUTS_TAG in new.cells[at].outputs[0].metadata
+        info = banner_info(b)
         assert info["profile"] == "smoke" and info["sample"] is True and info["step"] == table.loc[name, "step"]
-        assert "Outputs from the sample run; the full run is `fer-run --profile cpufull" in b.source
-        assert [c.source for c in new.cells if c is not b] == [c.source for c in old.cells]
+        assert "Outputs from the sample run; the full run is `fer-run --profile cpufull" in b
+        assert [(c.cell_type, c.source) for c in new.cells] == [(c.cell_type, c.source) for c in old.cells]   # so nbdev_export is unchanged
         outs = outputs_of(new)
         assert outs, f"{name}: no outputs published"
         text = text_of(outs)
@@ -87,14 +89,14 @@ def test_publish_copies_cleaned_outputs_matched_by_source(smoke_runs, tmp_path):
         assert all(w <= MAX_WIDTH for w, h in png_sizes(new))
 
     cnn = nbformat.read(nbs / "03_cnn.ipynb", as_version=4)
-    assert cnn.cells[0].outputs == [] and cnn.cells[changed + 1].outputs == []   # new and edited cells: no outputs
+    assert cnn.cells[0].outputs == [] and cnn.cells[changed].outputs == []   # new and edited cells: no outputs
     confusion = next(c for c in cnn.cells if c.source.startswith("test_split = splits.names[2]"))
     assert any("image/png" in o.get("data", {}) for o in confusion.outputs)       # the unchanged cell after it: its plot
     # the numbers shown are the results file's: the cell that prints the metrics
     rec = json.loads((results / "smoke-cnn4-usage.json").read_text())
     shown = next(c for c in cnn.cells if c.source.startswith("rec = json.loads(path.read_text())")).outputs[0]["data"]["text/plain"]
     assert f"'PrivateTest': {{'accuracy': {round(rec['metrics']['PrivateTest']['accuracy'], 4)}" in shown
-    assert banner_info(banner(cnn).source)["results"][0].endswith("smoke-cnn4-usage.json")
+    assert banner_info(banner(cnn))["results"][0].endswith("smoke-cnn4-usage.json")
     # the training log: one line per epoch, the bar dropped, the metrics kept
     log = next(c for c in cnn.cells if c.source.startswith("fit_kwargs = dict(")).outputs[0]["text"]
     assert re.search(r"^\d+/\d+ \S+ \S+/step - accuracy: [\d.]+ .*val_accuracy", log, re.M), log
@@ -146,8 +148,8 @@ def test_strongest_profile_wins_and_real_runs_say_so(smoke_runs, tmp_path):
     nbs = copy_nbs(tmp_path / "nbs", ("02_baseline",))
     assert main(["--publish", "--runs", str(mine), "--nbs", str(nbs), "--only", "02_baseline"]) == 0
     b = banner(nbformat.read(nbs / "02_baseline.ipynb", as_version=4))
-    assert banner_info(b.source)["profile"] == "cpufull" and not banner_info(b.source)["sample"]
-    assert "sample run" not in b.source and "Outputs of the real run" in b.source and "data_path = None" in b.source
+    assert banner_info(b)["profile"] == "cpufull" and not banner_info(b)["sample"]
+    assert "sample run" not in b and "Outputs of the real run" in b and "data_path = None" in b
 
 
 def test_notebook_without_run_is_left_alone(tmp_path):
@@ -185,9 +187,9 @@ def test_committed_banners_name_results_files_that_exist():
     published = {n: banner(nb) for n, nb in committed().items() if banner(nb) is not None}
     if not published: pytest.skip("no outputs published into nbs/ yet (fer-run --publish)")
     for name, b in published.items():
-        info = banner_info(b.source)
+        info = banner_info(b)
         assert info and info["profile"] and info["step"].startswith(name), name
-        assert ("sample run" in b.source) == bool(info["sample"]), name
+        assert ("sample run" in b) == bool(info["sample"]), name
         for r in info["results"]:   # a sample run's results files are not committed (.gitignore): they are no results
             assert info["sample"] or (ROOT / r).is_file(), f"{name}: its banner names {r}, which is not in the project"
     missing = [n for n in LISTED if n not in published]
