@@ -9,16 +9,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto 0
-__all__ = ['RECIPE_EPOCHS', 'RECIPE_BASE', 'RECIPE_VARIANTS', 'RECIPE', 'PROFILES', 'step', 'get_profile', 'list_profiles',
-           'profile_table', 'parse_value', 'parse_overrides', 'nbs_path', 'notebook_parameters', 'select_steps', 'plan',
-           'resume_epoch', 'prepare_notebook', 'this_python_kernel', 'describe_error', 'RunSummary', 'run_profile',
+__all__ = ['RECIPE_EPOCHS', 'RECIPE_BASE', 'RECIPE_VARIANTS', 'RECIPE', 'PROFILES', 'PROFILE_ORDER', 'OUTPUTS_TAG',
+           'FULL_RUN_PROFILES', 'MAX_LINES', 'MAX_TEXT', 'MAX_HTML', 'MAX_WIDTH', 'step', 'get_profile',
+           'list_profiles', 'profile_table', 'parse_value', 'parse_overrides', 'nbs_path', 'notebook_parameters',
+           'select_steps', 'plan', 'resume_epoch', 'prepare_notebook', 'this_python_kernel', 'describe_error',
+           'RunSummary', 'run_profile', 'profile_strength', 'is_sample_run', 'full_run_command', 'finished_runs',
+           'pick_runs', 'terminal_text', 'relative_paths', 'clean_stream', 'shrink_png', 'clean_outputs', 'match_cells',
+           'injected_parameters', 'outputs_banner', 'banner_info', 'find_banner', 'publish_notebook', 'publish_outputs',
            'main']
 
 # %% ../nbs/09_pipeline.ipynb 7
-def step(notebook, label=None, runs=(), always=False, requires=None, **parameters) -> dict:
+def step(notebook, label=None, runs=(), always=False, requires=None, publish=False, **parameters) -> dict:
     "One pipeline step: run `notebook` with `parameters`; it is done when the results file of every run in `runs` exists."
     return {"step": f"{notebook}-{label}" if label else notebook, "notebook": notebook, "parameters": parameters,
-            "runs": list(runs), "always": always, "requires": requires}
+            "runs": list(runs), "always": always, "requires": requires, "publish": publish}
 
 # %% ../nbs/09_pipeline.ipynb 9
 _S = step
@@ -76,13 +80,14 @@ PROFILES = {
         "steps": [
             _S("00_data"),
             _S("02_baseline", "mlp-usage", ["mlp-usage"], protocol="usage", max_iter=200),
-            _S("03_cnn", "cnn7-usage", ["cnn7-usage"], model_name="cnn7", protocol="usage", epochs=20),
+            _S("03_cnn", "cnn7-usage", ["cnn7-usage"], model_name="cnn7", protocol="usage", epochs=20, publish=True),
             _S("04_tuning", "usage", ["tuned-usage"], protocol="usage", max_trials=3, tuner_epochs=3,
                scratch_dir="{runs_dir}/{profile}/tuner"),
             _S("05_transfer", "vgg16-frozen", ["vgg16-frozen-usage"], requires="imagenet", model_name="vgg16",
                mode="frozen", weights="imagenet", input_size=48, protocol="usage", epochs=5),
             _S("06_ensemble", "best_ensemble", _WEIGHTED("best_ensemble"), protocol="usage", name="best_ensemble",
                members=["cnn7-usage", "tuned-usage"], requires=["cnn7-usage", "tuned-usage"]),
+            _S("08_predict"),
             _S("07_report", always=True, report_out="{results_dir}/README.md", write_readme=True),
         ],
     },
@@ -97,8 +102,8 @@ PROFILES = {
             *[_S("03_cnn", f"recipe-{k}", [f"recipe-{k}"], run_name=f"recipe-{k}", model_key=f"recipe_{k}", epochs=RECIPE_EPOCHS, **{**RECIPE_BASE, **v})
               for k, (_, v) in RECIPE_VARIANTS.items()],
             _S("03_cnn", "resnet-usage", ["resnet-usage"], epochs=40, tta=_TTA, **RECIPE),
-            *[_S("03_cnn", f"{m}-{p}", [f"{m}-{p}"], epochs=20, tta=_TTA, **{**RECIPE, "model_name": m, "protocol": p})
-              for m in ("cnn7", "cnn4") for p in ("usage", "stratified")],
+            *[_S("03_cnn", f"{m}-{p}", [f"{m}-{p}"], epochs=20, tta=_TTA, publish=(m, p) == ("cnn7", "usage"),
+                 **{**RECIPE, "model_name": m, "protocol": p}) for m in ("cnn7", "cnn4") for p in ("usage", "stratified")],
             *[_S("04_tuning", p, [f"tuned-{p}"], protocol=p, max_trials=4, tuner_epochs=3, epochs=20,
                  fit_kwargs={k: v for k, v in _FIT.items() if k in ("schedule", "warmup_epochs", "label_smoothing")},
                  scratch_dir="{runs_dir}/{profile}/tuner") for p in ("usage", "stratified")],
@@ -108,7 +113,8 @@ PROFILES = {
             _S("03_cnn", "resnet_s1-usage", ["resnet_s1-usage"], run_name="resnet_s1-usage", model_key="resnet_s1", seed=1,
                epochs=40, tta=_TTA, **RECIPE),
             _S("06_ensemble", "best_ensemble", _WEIGHTED("best_ensemble"), protocol="usage", name="best_ensemble",
-               members=_CPU_BEST, tta=_TTA if isinstance(_TTA, str) else _TTA[-1], requires=_CPU_BEST),
+               members=_CPU_BEST, tta=_TTA if isinstance(_TTA, str) else _TTA[-1], requires=_CPU_BEST, publish=True),
+            _S("08_predict"),
             _S("07_report", always=True, report_out="{results_dir}/README.md", write_readme=True),
         ],
     },
@@ -120,7 +126,7 @@ PROFILES = {
             _S("00_data"),
             _S("01_augmentation"),
             *[_S("02_baseline", f"mlp-{p}", [f"mlp-{p}"], protocol=p, max_iter=300) for p in ("usage", "stratified")],
-            *[_S("03_cnn", f"{m}-{p}", [f"{m}-{p}"], model_name=m, protocol=p, epochs=e)
+            *[_S("03_cnn", f"{m}-{p}", [f"{m}-{p}"], model_name=m, protocol=p, epochs=e, publish=(m, p) == ("cnn7", "usage"))
               for m, e in (("cnn4", 60), ("cnn7", 100)) for p in ("usage", "stratified")],
             _S("03_cnn", "vgg-usage", ["vgg-usage"], model_name="vgg", protocol="usage", epochs=150, batch_size=128,
                crop=44, tta="tencrop", optimizer="sgd", momentum=0.9, learning_rate=0.01, weight_decay=5e-4,
@@ -138,7 +144,8 @@ PROFILES = {
             _S("06_ensemble", "avg_ensemble", _WEIGHTED("avg_ensemble"), protocol="usage", name="avg_ensemble",
                requires=_TRANSFER),
             _S("06_ensemble", "best_ensemble", _WEIGHTED("best_ensemble"), protocol="usage", name="best_ensemble",
-               members=_BEST, tta="flip", requires=_BEST),
+               members=_BEST, tta="flip", requires=_BEST, publish=True),
+            _S("08_predict"),
             _S("07_report", always=True, report_out="{results_dir}/README.md", write_readme=True),
         ],
     },
@@ -562,6 +569,283 @@ def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_
     return summary
 
 # %% ../nbs/09_pipeline.ipynb 42
+PROFILE_ORDER = ("smoke", "nb", "cpu", "cpufull", "gpu")   # weakest to strongest, as the report ranks runs
+OUTPUTS_TAG = "fer-run-outputs"                             # marks the banner `publish_outputs` writes (an output's metadata key)
+FULL_RUN_PROFILES = ("cpufull", "cpu", "gpu")               # the full run a sample banner points to: the first that runs the notebook
+
+def profile_strength(profile) -> int:
+    "Rank of a profile: smoke < nb < cpu < cpufull < gpu; unknown ones rank below all."
+    return PROFILE_ORDER.index(profile) if profile in PROFILE_ORDER else -1
+
+def is_sample_run(profile, injected=None) -> bool:
+    "Whether a run saw only the shipped 252-face sample: its `data_path` was 'sample', or it passed none and its profile's is (or it is `nb`)."
+    injected = injected or {}
+    if "data_path" in injected: return injected["data_path"] == "sample"
+    return profile == "nb" or (PROFILES.get(profile) or {}).get("parameters", {}).get("data_path") == "sample"
+
+def full_run_command(notebook) -> str:
+    "The `fer-run` command that runs `notebook` on the full data (the first of FULL_RUN_PROFILES with a step of it)."
+    for p in FULL_RUN_PROFILES:
+        if any(s["notebook"] == notebook for s in PROFILES.get(p, {}).get("steps", [])):
+            return f"fer-run --profile {p} --only {notebook}"
+    return f"fer-run --profile gpu --only {notebook}"
+
+# %% ../nbs/09_pipeline.ipynb 45
+def finished_runs(runs_dir="runs") -> list[dict]:
+    "The finished steps under `runs_dir/<profile>/`: those with a completion record and an executed notebook."
+    out = []
+    for d in sorted(p for p in Path(runs_dir).glob("*") if p.is_dir()):
+        steps = {s["step"]: (i, s) for i, s in enumerate((PROFILES.get(d.name) or {}).get("steps", []))}
+        for rec_path in sorted(d.glob("*.done.json")):
+            try: rec = json.loads(rec_path.read_text())
+            except (OSError, ValueError): continue
+            name = rec.get("step") or rec_path.name[: -len(".done.json")]
+            executed = d / f"{name}.ipynb"
+            if not executed.is_file(): continue
+            i, s = steps.get(name, (len(steps), {}))
+            out.append({"profile": d.name, "step": name, "notebook": s.get("notebook") or Path(str(rec.get("notebook", name))).stem,
+                        "executed": executed, "record": rec, "order": i, "publish": bool(s.get("publish"))})
+    return out
+
+def pick_runs(runs_dir="runs", profile=None, notebooks=None) -> dict:
+    "{notebook: run} to publish: the strongest profile's finished step of each notebook (only `profile`'s when given), its `publish` step, else its first."
+    best = {}
+    for r in finished_runs(runs_dir):
+        if (profile and r["profile"] != profile) or (notebooks and r["notebook"] not in notebooks): continue
+        key = (profile_strength(r["profile"]), r["publish"], -r["order"])
+        if r["notebook"] not in best or key > best[r["notebook"]][0]: best[r["notebook"]] = (key, r)
+    return {k: best[k][1] for k in sorted(best)}
+
+# %% ../nbs/09_pipeline.ipynb 49
+_ANSI_ALL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+_BAR = re.compile(r" ?[━─█▉▊▋▌▍▎▏]{3,} ?")
+_PREDICT_BAR = re.compile(r"^\s*\d+/\d+\s+\S+\s+\S+/step\s*$")                  # Keras predict/evaluate: no metrics
+_MACHINE_PATH = re.compile(r"(?<![\w.~/…])/(?:home|root|Users|work|content|mnt|opt|srv|data|scratch|var|private|tmp)"
+                           r"(?:/[^\s'\"<>:,;()\[\]{}|`]+)+")
+_LOG_NOISE = re.compile(r"^(?:(?:WARNING|INFO|ERROR|W|I|E)(?::|\d{4} [\d:.]+ +\d+ )\S*(?:tensorflow|absl|\.cc:\d+\])"
+                        r"|WARNING: All log messages before absl|\s*warnings\.warn\()")   # TensorFlow/absl logging
+_REPR_ID = re.compile(r"(<[^<>\n]*?) at 0x[0-9a-fA-F]+(>)")                              # `<function f at 0x7f..>`, as nbdev_clean
+MAX_LINES, MAX_TEXT, MAX_HTML, MAX_WIDTH = 60, 20_000, 60_000, 900
+
+def terminal_text(text: str) -> str:
+    "`text` as a terminal shows it: colour codes removed, each line's last carriage-return segment, backspaces applied."
+    out = []
+    for line in _ANSI_ALL.sub("", text).split("\n"):
+        segs = [s for s in line.split("\r")]
+        seg = next((s for s in reversed(segs) if s.replace("\b", "")), "") if len(segs) > 1 else line
+        buf = []
+        for ch in seg:
+            if ch == "\b":
+                if buf: buf.pop()
+            else: buf.append(ch)
+        out.append("".join(buf))
+    return "\n".join(out)
+
+def _roots(roots) -> list:
+    "Project roots as strings, deepest first, never the file system's root or a top-level folder."
+    rs = {str(Path(r)).rstrip("/") for r in roots if r and Path(r).is_absolute() and len(Path(r).parts) >= 3}
+    return sorted(rs, key=len, reverse=True)
+
+def relative_paths(text: str, roots=()) -> str:
+    "`text` with machine paths replaced: under a root -> relative, temporary folder -> `…/name`, home -> `~`, others -> `…/name`."
+    for r in _roots(roots):
+        text = re.sub(re.escape(r) + r"(?:/|(?=[\s'\"<>:,;)\]}]|$))", "", text)
+    tmp = _roots([tempfile.gettempdir(), "/tmp", os.environ.get("TMPDIR")])
+    for t in tmp: text = re.sub(re.escape(t) + r"(?:/[^\s'\"<>:,;()\[\]{}|`]+)+", lambda m: "…/" + m.group(0).rsplit("/", 1)[-1], text)
+    home = str(Path.home())
+    if len(Path(home).parts) >= 2 and home != "/": text = re.sub(re.escape(home) + r"(?=/|\b)", "~", text)
+    return _MACHINE_PATH.sub(lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], text)
+
+def _cap_lines(text, max_lines=MAX_LINES, max_chars=MAX_TEXT) -> str:
+    lines = text.split("\n")
+    if len(lines) > max_lines:
+        head, tail = max_lines * 2 // 3, max_lines // 3
+        lines = lines[:head] + [f"… ({len(lines) - head - tail} lines cut by fer-run --publish) …"] + lines[-tail:]
+    text = "\n".join(lines)
+    return text if len(text) <= max_chars else text[: max_chars // 2] + f"\n… ({len(text) - max_chars} characters cut) …\n" + text[-max_chars // 2:]
+
+def clean_stream(text: str, roots=()) -> str:
+    "A stdout stream as published: terminal rendering, progress bars dropped (their metrics kept), paths made relative, capped."
+    lines = []
+    for line in terminal_text(text).split("\n"):
+        if _LOG_NOISE.match(line): continue
+        if _BAR.search(line):
+            line = _BAR.sub(" ", line).replace("  ", " ")
+            if _PREDICT_BAR.match(line): continue
+        lines.append(line.rstrip())
+    text = _cap_lines(relative_paths(_REPR_ID.sub(r"\1\2", "\n".join(lines)), roots)).strip("\n")
+    return text + "\n" if text else ""
+
+# %% ../nbs/09_pipeline.ipynb 51
+def shrink_png(b64: str, max_width=MAX_WIDTH) -> str:
+    "A base64 PNG at most `max_width` px wide; opaque images lose their alpha and gray ones are stored as gray (lossless)."
+    import base64, io
+    import numpy as np
+    from PIL import Image
+    raw = base64.b64decode(b64)
+    im = Image.open(io.BytesIO(raw))
+    im.load()
+    a = np.asarray(im.convert("RGBA"))
+    opaque, gray = bool((a[..., 3] == 255).all()), bool((a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all())
+    if im.width > max_width: im = im.convert("RGBA").resize((max_width, max(1, round(im.height * max_width / im.width))), Image.LANCZOS)
+    if opaque: im = im.convert("L" if gray else "RGB")
+    buf = io.BytesIO()
+    im.save(buf, "PNG", optimize=True)
+    new = buf.getvalue()
+    return base64.b64encode(new if len(new) < len(raw) or Image.open(io.BytesIO(raw)).width > max_width else raw).decode()
+
+def _text(v): return "".join(v) if isinstance(v, list) else str(v)
+
+def clean_outputs(outputs, roots=(), max_width=MAX_WIDTH) -> list:
+    "Outputs as published: stdout streams merged and cleaned, stderr and widgets dropped, paths relative, images shrunk, no execution counts."
+    out = []
+    for o in outputs:
+        o = json.loads(json.dumps(o))
+        kind = o.get("output_type")
+        if kind == "stream":
+            if o.get("name") != "stdout": continue
+            if out and out[-1].get("output_type") == "stream":
+                out[-1]["_raw"] += _text(o.get("text", "")); continue
+            out.append({"output_type": "stream", "name": "stdout", "_raw": _text(o.get("text", ""))}); continue
+        if kind in ("display_data", "execute_result"):
+            data = {k: v for k, v in (o.get("data") or {}).items()
+                    if not k.startswith(("application/vnd.jupyter.widget", "application/vnd.google.colaboratory"))}
+            if "image/png" in data:
+                data = {k: v for k, v in data.items() if not (k.startswith("image/") and k != "image/png")}
+                data["image/png"] = shrink_png(_text(data["image/png"]).strip(), max_width)
+                o.get("metadata", {}).pop("image/png", None)
+            for k in list(data):
+                if k.startswith("text/"):
+                    t = relative_paths(_REPR_ID.sub(r"\1\2", terminal_text(_text(data[k])) if k == "text/plain" else _text(data[k])), roots)
+                    if k == "text/html" and len(t) > MAX_HTML and "text/plain" in data: del data[k]; continue
+                    data[k] = _cap_lines(t, max_lines=200) if k == "text/plain" else t
+            if not data: continue
+            o["data"] = data
+            if kind == "execute_result": o["execution_count"] = None
+            out.append(o); continue
+        if kind == "error":
+            o["traceback"] = [relative_paths(terminal_text(l), roots) for l in (o.get("traceback") or [])][-12:]
+            o["evalue"] = relative_paths(str(o.get("evalue", "")), roots)
+            out.append(o)
+    for o in out:
+        if "_raw" in o: o["text"] = clean_stream(o.pop("_raw"), roots)
+    return [o for o in out if o.get("output_type") != "stream" or o["text"].strip()]
+
+# %% ../nbs/09_pipeline.ipynb 54
+def match_cells(cells, executed_cells) -> dict:
+    "{index in `cells`: index in `executed_cells`} for code cells with the same source, in order (difflib's matching blocks)."
+    import difflib
+    code = lambda cs, skip=False: [i for i, c in enumerate(cs) if c.get("cell_type") == "code"
+                                   and not (skip and "injected-parameters" in (c.get("metadata") or {}).get("tags", []))]
+    a, b = code(cells), code(executed_cells, True)
+    src = lambda c: _text(c.get("source", "")).strip()
+    sm = difflib.SequenceMatcher(None, [src(cells[i]) for i in a], [src(executed_cells[j]) for j in b], autojunk=False)
+    return {a[m.a + k]: b[m.b + k] for m in sm.get_matching_blocks() for k in range(m.size)}
+
+def injected_parameters(executed) -> dict:
+    "The parameters papermill injected into an executed notebook (its metadata, else its injected-parameters cell)."
+    p = ((executed.get("metadata") or {}).get("papermill") or {}).get("parameters")
+    if p: return dict(p)
+    cell = next((c for c in executed.get("cells", []) if "injected-parameters" in (c.get("metadata") or {}).get("tags", [])), None)
+    try: return {k: ast.literal_eval(v) for k, v in _assigned(_text(cell["source"])).items()} if cell else {}
+    except (ValueError, SyntaxError): return {}
+
+_HIDDEN_PARAMS = ("model_dir", "backup_dir")   # where the run kept its models and backups: machine detail, not what it did
+
+def outputs_banner(run, executed, roots=()) -> str:
+    "The banner's Markdown: which run the outputs come from (profile, step, date, results files, injected parameters)."
+    params = injected_parameters(executed)
+    sample = is_sample_run(run["profile"], params)
+    nb = run["notebook"]
+    when = str(run["record"].get("finished") or ((executed.get("metadata") or {}).get("papermill") or {}).get("end_time") or "")[:16].replace("T", " ")
+    results = [relative_paths(str(p), roots) for p in run["record"].get("results", [])]
+    meta = {"profile": run["profile"], "step": run["step"], "sample": sample, "finished": when, "results": results}
+    shown = "\n".join(f"{k} = {relative_paths(repr(v), roots)}" for k, v in params.items() if k not in _HIDDEN_PARAMS)
+    src = f"`fer-run --profile {run['profile']}`, step `{run['step']}`" + (f", finished {when}" if when else "")
+    lines = [f"<!-- {OUTPUTS_TAG} {json.dumps(meta)} -->"]
+    if sample:
+        lines += [f"> **⚠ Outputs from the sample run; the full run is `{full_run_command(nb)}`.** These outputs come from",
+                  f"> {src}, on the shipped 252-face sample: they show the code at work, their numbers are not results."]
+    else:
+        lines += [f"> **Outputs of the real run** {src}" + (", on the full FER2013." if "data_path" in params else ".")]
+    if results: lines += [">", "> Results file" + ("s" if len(results) > 1 else "") + ": " + ", ".join(f"`{r}`" for r in results) + "."]
+    if shown: lines += [">", "> The parameters it injected after the parameters cell:", ">", "> ```python"] + [f"> {l}" for l in shown.splitlines()] + ["> ```"]
+    lines += [">", "> Written by `fer-run --publish`: rerun a step and publish again to refresh them."]
+    return "\n".join(lines)
+
+def banner_info(text) -> dict | None:
+    "The run a banner names (profile, step, sample, finished, results), from its Markdown or a page's HTML; None without one."
+    m = re.search(rf"<!-- {OUTPUTS_TAG} (\{{.*?\}}) -->", _text(text))
+    return json.loads(m.group(1)) if m else None
+
+def find_banner(nb) -> tuple | None:
+    "(cell index, the banner's Markdown) of a notebook's banner, or None."
+    for i, c in enumerate(nb["cells"]):
+        for o in c.get("outputs", []) if c.get("cell_type") == "code" else []:
+            if OUTPUTS_TAG in (o.get("metadata") or {}): return i, _text((o.get("data") or {}).get("text/markdown", ""))
+    return None
+
+# %% ../nbs/09_pipeline.ipynb 55
+def _banner_cell(cells) -> int | None:
+    "Where the banner goes: the parameters cell, else the first code cell after the title that is not hidden or exported."
+    i = next((i for i, c in enumerate(cells) if c.get("cell_type") == "code" and "parameters" in (c.get("metadata") or {}).get("tags", [])), None)
+    if i is not None: return i
+    title = next((i for i, c in enumerate(cells) if c.get("cell_type") == "markdown" and _text(c.get("source", "")).lstrip().startswith("# ")), -1)
+    hidden = ("hide", "export", "exports", "exporti", "default_exp", "include:false", "echo:false")
+    return next((i for i, c in enumerate(cells) if i > title and c.get("cell_type") == "code"
+                 and not any(d.startswith(hidden) for d in _directives(_text(c.get("source", ""))))), None)
+
+def publish_notebook(path, run, roots=(), max_width=MAX_WIDTH, dry_run=False) -> dict:
+    "Copy the outputs of `run`'s executed notebook into the notebook at `path` (matched by source), with the banner; returns what it did."
+    import nbformat
+    nb = nbformat.read(path, as_version=4)
+    ex = json.loads(Path(run["executed"]).read_text())
+    meta = (ex.get("metadata") or {}).get("papermill") or {}
+    params = injected_parameters(ex)
+    roots = list(roots) + [str(Path(run["executed"]).absolute().parents[2])] + [
+        str(Path(p).parent) for p in (params.get("results_dir"), meta.get("output_path") and Path(meta["output_path"]).parent)
+        if p and Path(str(p)).is_absolute()]
+    pairs = match_cells(nb.cells, ex["cells"])
+    n_out = 0
+    for i, c in enumerate(nb.cells):
+        if c.cell_type != "code": continue
+        c.execution_count = None
+        outs = clean_outputs(ex["cells"][pairs[i]].get("outputs", []), roots, max_width) if i in pairs else []
+        c.outputs = [nbformat.from_dict(o) for o in outs]
+        n_out += bool(outs)
+    banner = outputs_banner(run, ex, roots)
+    at = _banner_cell(nb.cells)
+    if at is not None:
+        plain = re.sub(r"<!--.*?-->\n?", "", banner).replace("> ", "").replace(">\n", "\n")
+        nb.cells[at].outputs.insert(0, nbformat.v4.new_output("display_data", data={"text/markdown": banner, "text/plain": plain},
+                                                              metadata={OUTPUTS_TAG: banner_info(banner)}))
+    text = nbformat.writes(nb) + "\n"
+    if not dry_run: Path(path).write_text(text, encoding="utf-8")
+    return {"notebook": Path(path).stem, "profile": run["profile"], "step": run["step"], "sample": is_sample_run(run["profile"], params),
+            "code cells": sum(c.cell_type == "code" for c in nb.cells), "matched": len(pairs), "with outputs": n_out,
+            "kB": round(len(text.encode()) / 1024, 1)}
+
+def publish_outputs(profile=None, runs_dir="runs", nbs_dir=None, only=None, max_width=MAX_WIDTH, dry_run=False, roots=()):
+    "Publish into each numbered notebook of `nbs_dir` the outputs of its strongest finished run in `runs_dir` (only `profile`'s when given); a table of what it did."
+    import pandas as pd
+    nbs = nbs_path(nbs_dir)
+    names = [p.stem for p in sorted(nbs.glob("[0-9]*.ipynb"))]
+    if only:
+        only = [t for o in ([only] if isinstance(only, str) else only) for t in str(o).split(",") if t]
+        names = [n for n in names if any(t == n or n.split("_")[0] == t or fnmatch.fnmatch(n, t) for t in only)]
+    runs = pick_runs(runs_dir, profile, names)
+    in_profiles = {s["notebook"] for p in PROFILES.values() for s in p["steps"]}
+    roots = [str(nbs.absolute().parent), str(Path.cwd()), *map(str, roots)]
+    rows = []
+    for n in names:
+        if n in runs: rows.append(publish_notebook(nbs / f"{n}.ipynb", runs[n], roots, max_width, dry_run))
+        else: rows.append({"notebook": n, "note": "no finished run: left as it is" if n in in_profiles else "no profile runs it"})
+    table = pd.DataFrame(rows).set_index("notebook")
+    for k in ("code cells", "matched", "with outputs"):
+        if k in table: table[k] = table[k].astype("Int64")
+    return table
+
+# %% ../nbs/09_pipeline.ipynb 60
 def _print_plan(prof, steps):
     _say(f"profile {prof['name']}: {prof.get('description', '')}")
     _say(f"shared parameters: {prof.get('parameters', {})}")
@@ -593,10 +877,19 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-missing", action="store_true", help="skip steps whose notebook does not exist yet")
     ap.add_argument("--kernel", default=None, help="Jupyter kernel name (default: this Python)")
     ap.add_argument("--no-progress", action="store_true", help="no papermill progress bar")
+    ap.add_argument("--publish", action="store_true",
+                    help="run nothing: copy the outputs of the strongest finished run of each notebook in RUNS (with "
+                         "--profile: that profile's) into the notebooks of nbs/, with a banner naming the run")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if a.log_output else logging.WARNING, format="%(message)s")
     try:
         overrides = parse_overrides(a.parameter, a.yaml)
+        if a.publish:
+            import pandas as pd
+            table = publish_outputs(a.profile, a.runs, a.nbs, a.only)
+            with pd.option_context("display.width", 200, "display.max_columns", 20): _say(table.astype(object).fillna("").to_string())
+            if "kB" in table: _say(f"published {table['kB'].notna().sum()} notebook(s), {table['kB'].sum() / 1024:.2f} MB in all")
+            return 0
         if a.list:
             if a.profile is None:
                 for k, v in PROFILES.items(): _say(f"{k:<6} {len(v['steps']):>3} steps  {v['description']}")

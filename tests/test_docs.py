@@ -1,8 +1,10 @@
 """The Quarto-free docs build (scripts/build_docs.py): README.md generated from nbs/index.ipynb, and the static site
 checked in headless Chromium (the report page shows its results table and plots; a screenshot is saved to
-artifacts/docs-report.png for CI). The browser tests skip when chromium, chromedriver or selenium is missing
+artifacts/docs-report.png for CI). The pages of notebooks with published outputs (fer-run --publish) show them: a
+site built from notebooks published from real smoke runs, and the committed notebooks' own pages, show their banner,
+their plots or tables, and numbers equal to the results files the banner names. The browser tests skip when chromium, chromedriver or selenium is missing
 (CI installs them: apt-get install chromium chromium-driver; pip install selenium)."""
-import functools, http.server, os, re, shutil, subprocess, sys, threading
+import functools, http.server, json, os, re, shutil, subprocess, sys, threading
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -132,6 +134,11 @@ CHROMEDRIVER = shutil.which("chromedriver")
 
 @pytest.fixture(scope="module")
 def browser(site, tmp_path_factory):
+    yield from _browser(site, tmp_path_factory)
+
+
+def _browser(site, tmp_path_factory):
+    "A headless Chromium and a local HTTP server on `site`: (driver, base url)."
     if not CHROMIUM or not CHROMEDRIVER:
         pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
@@ -195,3 +202,118 @@ def test_index_page_in_browser(browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     driver.get(f"{url}/index.html")
     driver.save_screenshot(str(ARTIFACTS / "docs-index.png"))
+
+
+# ----------------------------------------------------------------------------------- published outputs ----
+PAGES = {"00_data": "data.html", "01_augmentation": "augmentation.html", "02_baseline": "baseline.html",
+         "03_cnn": "cnn.html", "04_tuning": "tuning.html", "05_transfer": "transfer.html", "06_ensemble": "ensemble.html",
+         "07_report": "report.html", "08_predict": "predict.html"}   # the pages issue 14 lists
+# a split's metrics as the notebooks print them: {'PrivateTest': 0.405, ...} or {'PrivateTest': {'accuracy': 0.5943, ...}}
+_SPLIT_NUMBER = re.compile(r"'(PrivateTest|PublicTest|val|test)(\+tta)?': (\{'accuracy': )?(-?\d+\.\d+)")
+
+
+def banner_info(html_text):
+    "The run a page's banner names (the comment fer-run --publish writes), or None."
+    m = re.search(r"<!-- fer-run-outputs (\{.*?\}) -->", html_text)
+    return json.loads(m.group(1)) if m else None
+
+
+def check_numbers(text, records):
+    """Every split metric the page prints equals that split's metric in one of `records`, at the digits shown (an
+    explicit 'accuracy' must be the accuracy; a bare number any of accuracy, macro-F1, MSE). Returns the accuracies matched."""
+    matched = 0
+    for split, tta, acc, value in _SPLIT_NUMBER.findall(text):
+        split, digits = split + tta, len(value.split(".")[1])
+        metrics = [r["metrics"][split] for r in records if split in r.get("metrics", {})]
+        assert metrics, f"the page shows {split} = {value}, but no results file has {split}"
+        names = ("accuracy",) if acc else ("accuracy", "macro_f1", "mse")
+        ok = [n for n in names for m in metrics if n in m and round(m[n], digits) == float(value)]
+        assert ok, f"the page shows {split}: {value}, the results files say {[{n: m.get(n) for n in names} for m in metrics]}"
+        matched += "accuracy" in ok
+    return matched
+
+
+def page_check(driver, url, page, records=None, sample=None):
+    "Open `page`: its banner is shown, it has a loaded image or a table, its printed metrics match `records`."
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    driver.get(f"{url}/{page}")
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)"))
+    banner = driver.find_elements(By.XPATH, "//main//blockquote[contains(., 'fer-run --publish')]")
+    assert banner and banner[0].is_displayed(), f"{page}: no banner naming the run"
+    params = driver.find_elements(By.CSS_SELECTOR, "main .celltag_parameters blockquote")
+    assert banner[0] in params, f"{page}: the banner is not under the parameters cell"
+    if sample is not None:
+        assert ("Outputs from the sample run; the full run is fer-run --profile" in banner[0].text) == sample, banner[0].text
+    imgs = driver.execute_script("return Array.from(document.querySelectorAll('main .output_area img, main .jp-OutputArea img'))"
+                                 ".map(i => [i.naturalWidth, i.naturalHeight])")
+    tables = driver.find_elements(By.CSS_SELECTOR, "main .output_area table.dataframe, main .jp-OutputArea table.dataframe")
+    assert any(w > 0 and h > 0 for w, h in imgs) or tables, f"{page}: no plot and no table in its outputs"
+    if records: assert check_numbers(driver.find_element(By.CSS_SELECTOR, "main").text, records) >= 1, f"{page}: no accuracy shown"
+    return banner[0].text
+
+
+@pytest.fixture(scope="module")
+def published_site(smoke_runs, tmp_path_factory):
+    "A site built from copies of the notebooks into which real smoke runs were published."
+    from fer_nbdev.pipeline import publish_outputs
+    runs, results = smoke_runs
+    tmp = tmp_path_factory.mktemp("published")
+    shutil.copytree(ROOT / "nbs", tmp / "nbs")
+    table = publish_outputs(runs_dir=runs, nbs_dir=tmp / "nbs")
+    assert set(table["profile"].dropna().index) == {"00_data", "02_baseline", "03_cnn"}
+    build("--site", "--nbs", tmp / "nbs", "--only", "00_data,02_baseline,03_cnn", "--no-execute", "--out", tmp / "site",
+          "--results", results)
+    return tmp / "site", results
+
+
+def test_published_outputs_render_without_running(published_site):
+    "No notebook is executed, yet the pages carry the run's outputs: images, the banner, the results file's numbers."
+    site, results = published_site
+    for page in ("data.html", "baseline.html", "cnn.html"):
+        html = (site / page).read_text()
+        info = banner_info(html)
+        assert info and info["profile"] == "smoke" and info["sample"], page
+        assert "data:image/png;base64," in html and "Outputs from the sample run" in html, page
+        assert str(results) not in html and str(ROOT) not in html, f"{page}: machine paths"
+    info = banner_info((site / "cnn.html").read_text())
+    rec = json.loads((results / Path(info["results"][0]).name).read_text())
+    assert rec["run"] == "smoke-cnn4-usage"
+    text = re.sub(r"<[^>]+>", "", (site / "cnn.html").read_text()).replace("&#39;", "'")
+    assert check_numbers(text, [rec]) >= 1
+
+
+@pytest.fixture(scope="module")
+def published_browser(published_site, tmp_path_factory):
+    yield from _browser(published_site[0], tmp_path_factory)
+
+
+def test_published_pages_in_browser(published_browser, published_site):
+    driver, url = published_browser
+    site, results = published_site
+    for nb, page in (("00_data", "data.html"), ("02_baseline", "baseline.html"), ("03_cnn", "cnn.html")):
+        info = banner_info((site / page).read_text())
+        records = [json.loads((results / Path(r).name).read_text()) for r in info["results"]]
+        page_check(driver, url, page, records, sample=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / "docs-cnn-published.png"))
+
+
+def test_committed_pages_show_their_runs(browser, site):
+    """The pages of the committed notebooks show the outputs published into them: each listed page has its banner
+    (the report, executed by the build, its note), a plot or a table, and numbers equal to the results files named."""
+    published = {nb: page for nb, page in PAGES.items() if banner_info((site / page).read_text()) or nb == "07_report"}
+    if len(published) <= 1: pytest.skip("no outputs published into nbs/ yet (fer-run --publish)")
+    driver, url = browser
+    driver.set_window_size(1400, 1000)
+    for nb, page in PAGES.items():
+        info = banner_info((site / page).read_text())
+        if nb == "07_report":
+            assert "Outputs computed by the docs build" in (site / page).read_text() or info is None
+            continue
+        assert info, f"{page}: no published outputs (run its step, then fer-run --publish)"
+        files = [ROOT / r for r in info["results"]]
+        records = [json.loads(f.read_text()) for f in files if f.is_file()]
+        assert info["sample"] or len(records) == len(files), f"{page}: results files missing: {info['results']}"
+        page_check(driver, url, page, records if records and len(records) == len(files) else None, sample=info["sample"])
