@@ -129,7 +129,8 @@ def test_box_of_a_real_face_pasted_at_a_known_place(hopper_face):
 
 
 @needs_haar
-def test_fer_faces_pasted_into_a_canvas_are_found_where_they_were_put(det):
+def test_fer_faces_pasted_into_a_canvas_are_found_where_they_were_put(model_path):
+    det = EmotionDetector(model_path, detector="haar")             # Haar's boxes: the default detector's are in test_detect
     ds = load_sample()
     idx = [int(np.flatnonzero(ds.labels == k)[0]) for k in range(len(EMOTIONS))]
     img, pasted, size = canvas((520, 1400)), [], 150
@@ -308,7 +309,7 @@ def test_folded_batchnorms_give_the_same_probabilities(tmp_path):
     nested = keras.Model(inp, inner(inp))                           # a Sequential inside a functional model
     faces = load_sample().images[:40]
     for model in (tmp_path / "cnn7.keras", nested):
-        fast, plain = EmotionDetector(model), EmotionDetector(model, fold_bn=False)
+        fast, plain = EmotionDetector(model, runtime="keras"), EmotionDetector(model, runtime="keras", fold_bn=False)
         original = plain.models[0]
         folded = fast._inference_models()[0]
         assert _n_batchnorms(original) > 0 and _n_batchnorms(folded) == 0 and plain._inference_models()[0] is original
@@ -319,7 +320,7 @@ def test_folded_batchnorms_give_the_same_probabilities(tmp_path):
         # batches agree with single faces through the folded model too
         np.testing.assert_allclose(np.concatenate([fast.classify(f) for f in faces[:5]]), p[:5], atol=1e-5)
     # the detector refolds when its models are replaced
-    d = EmotionDetector(nested)
+    d = EmotionDetector(nested, runtime="keras")
     d.models = [inner]
     assert _n_batchnorms(d._inference_models()[0]) == 0
     np.testing.assert_allclose(d.classify(faces[:4]), np.asarray(inner.predict_on_batch(faces[:4, ..., None])), atol=1e-5)
