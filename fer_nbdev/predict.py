@@ -952,7 +952,7 @@ def main(argv=None) -> int:
             dst = None
             if args.annotate:
                 dst = _annotated_path(args.annotate, path, root, used)
-                dst = dst.with_suffix(".avi" if dst.suffix.lower() in (".avi", ".mkv") else ".mp4")
+                dst = dst.with_suffix(".avi" if path.suffix.lower() in (".avi", ".mkv") else ".mp4")
             frames = det.analyze_video(path, args.every, annotate_to=dst, progress=not args.quiet)
             rec.update(frames=len(frames), every=args.every, faces=video_rows(frames))
             if dst is not None: rec["annotated"] = str(dst)
