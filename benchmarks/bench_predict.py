@@ -1,17 +1,19 @@
-"""Using a model on photos: classification alone (faces/s), detect + classify end to end (images/s), the latency of one
-call on one photo; and the same measured for the peer package `fer` (pip `fer`) when a Python that has it is given.
+"""Using a model on photos, side by side with the peer package `fer` (pip `fer`) in the same run: classification alone
+(faces/s) through ONNX Runtime (the default runtime), Keras and LiteRT; face detection alone (BlazeFace, the default,
+and Haar); one photo end to end (the default detector and runtime); and the same measured for `fer` when a Python that
+has it is given. The ratios printed at the end are what to read: the machine may be shared.
 
-    python benchmarks/bench_predict.py [--model PATH] [--faces 2048] [--reps 3] [--no-fold] [--fer-python PATH]
+    python benchmarks/bench_predict.py [--model PATH] [--faces 2048] [--reps 3] [--fer-python PATH] [--markdown]
 
 The model: --model, else the packaged fer_default.keras if this build ships one, else a freshly built (untrained)
-fer_nbdev.models.cnn7: speed does not depend on training. EmotionDetector folds the model's batch norms into the layers
-before them (`fold_batchnorm`); classification is also timed without folding, interleaved with the folded runs, and
---no-fold turns folding off everywhere (the detector as it was before folding). The machine may be shared: every
-timing is the best of --reps runs, and the CPU time (all threads, this process) is printed beside the wall time, as it
-depends much less on what else runs. `fer` needs TensorFlow and would pull torch (facenet-pytorch)
-into this venv, so it is run from a throwaway venv (default /tmp/fer_venv, or $FER_PYTHON):
-    python -m venv /tmp/fer_venv && /tmp/fer_venv/bin/pip install tensorflow 'opencv-python-headless<5' pandas requests \\
-        tqdm pillow 'setuptools<81' && /tmp/fer_venv/bin/pip install --no-deps fer
+fer_nbdev.models.cnn7: speed does not depend on training. Every timing is the best of --reps runs (classification:
+the runtimes interleaved, so a shared machine's load hits them alike), latencies the median of 30 calls; the CPU time
+(all threads, this process) is printed beside the wall time. `fer` needs TensorFlow and would pull torch
+(facenet-pytorch) into this venv, so it runs from another venv (default /tmp/fer_venv, or $FER_PYTHON); the project
+venv's packages can serve it through a .pth file, so only `fer` itself is installed there:
+    python -m venv /tmp/fer_venv && python -c "import site; print(site.getsitepackages()[0])" \
+        > "$(/tmp/fer_venv/bin/python -c 'import site; print(site.getsitepackages()[0])')/project.pth" \
+        && /tmp/fer_venv/bin/pip install --no-deps fer
 (its weights ship inside the wheel: no download at run time). Timings are printed, never asserted.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
@@ -117,52 +119,100 @@ def find_fer_python(arg):
     return None
 
 
+def litert_classifier(model, tmp):
+    "The model as a LiteRT (TFLite) interpreter, a function uint8 faces -> probabilities; None where it cannot be made."
+    try:
+        import tensorflow as tf
+        fn = tf.function(lambda x: model(tf.cast(x, tf.float32), training=False),
+                         input_signature=[tf.TensorSpec((None, *model.input_shape[1:]), tf.uint8)])
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model)
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(conv.convert())
+        try: from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            import warnings; warnings.filterwarnings("ignore")
+            Interpreter = tf.lite.Interpreter
+        it = Interpreter(str(path), num_threads=os.cpu_count())
+    except Exception as e:
+        print(f"  (LiteRT not measured: {type(e).__name__}: {str(e)[:200]})")
+        return None
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    state = {"n": None}
+    def run(x):
+        if state["n"] != len(x):
+            it.resize_tensor_input(inp["index"], x.shape); it.allocate_tensors(); state["n"] = len(x)
+        it.set_tensor(inp["index"], np.ascontiguousarray(x, np.uint8)); it.invoke()
+        return it.get_tensor(out["index"]).copy()
+    return run
+
+
+def batched(f, x, bs=256):
+    return np.concatenate([f(x[i:i + bs]) for i in range(0, len(x), bs)])
+
+
+def latency(f, n=30):
+    "(median wall, median CPU) of n calls."
+    w, c = [], []
+    for _ in range(n):
+        t, p = time.perf_counter(), time.process_time(); f()
+        w.append(time.perf_counter() - t); c.append(time.process_time() - p)
+    return statistics.median(w), statistics.median(c)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model"); ap.add_argument("--faces", type=int, default=2048)
     ap.add_argument("--fer-python"); ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--no-fold", action="store_true", help="predict with the models as saved (batch norms not folded)")
+    ap.add_argument("--markdown", action="store_true", help="also print the comparison as a markdown table")
     a = ap.parse_args()
     import keras
     from fer_nbdev.data import load_sample
-    from fer_nbdev.predict import EmotionDetector, find_faces
+    from fer_nbdev.predict import EmotionDetector, find_faces, detect_faces, DEFAULT_DETECTOR
     tmp = tempfile.mkdtemp(prefix="bench_predict_")
     model_path, what = pick_model(a.model, tmp)
-    det = EmotionDetector(model_path, fold_bn=not a.no_fold)
-    plain = EmotionDetector(det.models, fold_bn=False)
+    det = EmotionDetector(model_path)                                  # the defaults: BlazeFace, ONNX Runtime
+    kdet = EmotionDetector(det.models, runtime="keras")                # Keras, batch norms folded
+    haar = EmotionDetector(det.models, detector="haar")
     m = det.models[0]
-    n_bn = lambda model: sum(isinstance(l, keras.layers.BatchNormalization) for l in model._flatten_layers())
-    print(f"{os.cpu_count()} cores, keras {keras.__version__} on {keras.backend.backend()}; "
-          f"model {model_path.name} ({what}, {m.count_params():,} parameters); "
-          f"batch norms {n_bn(m)}, {n_bn(det._inference_models()[0])} after folding" + (" (--no-fold)" if a.no_fold else ""))
+    print(f"{os.cpu_count()} cores, keras {keras.__version__} on {keras.backend.backend()}; model {model_path.name} "
+          f"({what}, {m.count_params():,} parameters); runtime {det.runtimes_used}; detector {DEFAULT_DETECTOR}")
     faces = np.resize(load_sample().images, (a.faces, 48, 48))
     hopper, images = test_images(tmp)
-
-    for d in (det, plain): d.classify(faces[:256]); d.classify(faces[:1])
-    cls = interleaved({"det": lambda: det.classify(faces), "plain": lambda: plain.classify(faces)}, a.reps)
-    t_cls, c_cls, p_det = cls["det"]
-    t_plain, c_plain, p_plain = cls["plain"]
-    one = EmotionDetector(det.models, batch_size=1, fold_bn=not a.no_fold)
+    x = faces[..., None]
+    lite = litert_classifier(m, tmp)
+    fs = {"onnx": lambda: det.classify(faces), "keras": lambda: kdet.classify(faces)}
+    if lite is not None: fs["litert"] = lambda: batched(lite, x)
+    for f in fs.values(): f()
+    cls = interleaved(fs, a.reps)
+    ref = kdet.classify(faces)
+    plain = np.asarray(batched(lambda b: m.predict_on_batch(b), x), np.float32)
+    one = EmotionDetector(det.models, batch_size=1); one_k = EmotionDetector(det.models, batch_size=1, runtime="keras")
+    one.classify(faces[:2]); one_k.classify(faces[:2])
     t_one, _, _ = best_of(lambda: one.classify(faces[:128]), a.reps)
-    t_det, c_det, _ = best_of(lambda: find_faces(hopper), max(a.reps, 10))
+    t_one_k, _, _ = best_of(lambda: one_k.classify(faces[:128]), a.reps)
+    t_bf, c_bf, _ = best_of(lambda: detect_faces(hopper), max(a.reps, 10))
+    t_haar, c_haar, _ = best_of(lambda: find_faces(hopper), max(a.reps, 10))
     det.detect_emotions(images[:2])
     t_e2e, c_e2e, res = best_of(lambda: det.detect_emotions_batch(images), a.reps)
     n_found = sum(map(len, res))
-    lat, lat_cpu = [], []
-    for _ in range(20):
-        t, c = time.perf_counter(), time.process_time(); det.detect_emotions(hopper)
-        lat.append(time.perf_counter() - t); lat_cpu.append(time.process_time() - c)
-    ours = {"faces_per_s": a.faces / t_cls, "images_per_s": len(images) / t_e2e, "latency_s": statistics.median(lat)}
+    lat, lat_cpu = latency(lambda: det.detect_emotions(hopper))
+    lat_h, _ = latency(lambda: haar.detect_emotions(hopper))
+    fps = {k: a.faces / v[0] for k, v in cls.items()}
+    ours = {"faces_per_s": fps["onnx"], "images_per_s": len(images) / t_e2e, "latency_s": lat}
     print(f"\nfer_nbdev (wall time, best of {a.reps}; CPU time of all threads in brackets)")
-    print(f"  classification, batches of 256  : {ours['faces_per_s']:8.0f} faces/s  [{1e3 * c_cls / a.faces:.2f} ms CPU/face]")
-    print(f"    batch norms not folded        : {a.faces / t_plain:8.0f} faces/s  [{1e3 * c_plain / a.faces:.2f} ms CPU/face]"
-          f"   folding gains {t_plain / t_cls:.2f}x wall, {c_plain / c_cls:.2f}x CPU; max |Δp| {np.abs(p_det - p_plain).max():.1e}")
-    print(f"  classification, one face a call : {128 / t_one:8.0f} faces/s   batching gains {ours['faces_per_s'] / (128 / t_one):.1f}x")
-    print(f"  face detection alone, one photo : {1000 * t_det:8.1f} ms  [{1000 * c_det:.1f} ms CPU] (Haar cascade, grace_hopper.jpg)")
+    for k, label in (("onnx", "ONNX Runtime (default)"), ("keras", "Keras, batch norms folded"), ("litert", "LiteRT (TFLite)")):
+        if k in cls:
+            print(f"  classification, {label:<26}: {fps[k]:8.0f} faces/s  [{1e3 * cls[k][1] / a.faces:.2f} ms CPU/face]"
+                  f"   onnx/this = {fps['onnx'] / fps[k]:.2f}x; max |Δp| vs Keras {np.abs(cls[k][2] - plain).max():.1e}")
+    print(f"  classification, one face a call : ONNX {128 / t_one:6.0f} faces/s, Keras {128 / t_one_k:6.0f} faces/s"
+          f"   onnx/keras = {t_one_k / t_one:.1f}x")
+    print(f"  face detection alone, one photo : BlazeFace {1000 * t_bf:6.1f} ms [{1000 * c_bf:.1f} ms CPU], "
+          f"Haar {1000 * t_haar:6.1f} ms [{1000 * c_haar:.1f} ms CPU]   haar/blazeface = {t_haar / t_bf:.2f}x")
     print(f"  detect + classify, end to end   : {ours['images_per_s']:8.1f} images/s  [{1e3 * c_e2e / len(images):.0f} ms CPU/image] "
-          f"({len(images)} files: 4 portraits, 4 composites, 2 of 3000×2560; {n_found} faces found, {n_found / t_e2e:.0f} faces/s)")
-    print(f"  one call on one photo (latency) : {1000 * ours['latency_s']:8.1f} ms  [{1000 * statistics.median(lat_cpu):.1f} ms CPU] "
-          f"(grace_hopper.jpg, 512×600, median of 20; best {1000 * min(lat):.1f} ms)")
+          f"({len(images)} files: 4 portraits, 4 composites, 2 of 3000×2560; {n_found} faces found)")
+    print(f"  one photo end to end (latency)  : {1000 * lat:8.1f} ms median [{1000 * lat_cpu:.1f} ms CPU] "
+          f"(grace_hopper.jpg 512×600, BlazeFace + ONNX; with Haar {1000 * lat_h:.1f} ms)   target ≤ 25 ms: "
+          f"{'met' if lat <= 0.025 else 'MISSED'}")
 
     py = find_fer_python(a.fer_python)
     if py is None:
@@ -177,13 +227,31 @@ if __name__ == "__main__":
         print(f"\nfer: could not run with {py}: exit {r.returncode}\n{r.stderr[-1500:]}")
         sys.exit(0)
     fer = json.loads(line[7:])
+    again = interleaved({"onnx": fs["onnx"]}, a.reps)["onnx"][0]          # ours again, after fer: did the load change?
+    lat2, _ = latency(lambda: det.detect_emotions(hopper))
     print(f"\nfer {fer['fer_version']} ({py}; its own 64×64 CNN, {fer['params']:,} parameters, Haar cascade with minimum face 50 px)")
+    print(f"  (fer_nbdev measured again after fer: {a.faces / again:.0f} faces/s, {1000 * lat2:.1f} ms per photo: "
+          f"the load changed by {again / cls['onnx'][0]:.2f}x, {lat2 / lat:.2f}x)")
+    rows = []
     for key, label in (("tflite", "default: quantised TFLite, one face per call"), ("keras", "use_tflite=False: Keras")):
         print(f"  {label}")
-        print(f"    classification      : {fer[key + '_faces_per_s']:8.0f} faces/s    fer_nbdev/fer = {ours['faces_per_s'] / fer[key + '_faces_per_s']:5.2f}x"
-              f"   [{1e3 * fer[key + '_cpu_per_face']:.2f} ms CPU/face: fer_nbdev/fer = {fer[key + '_cpu_per_face'] / (c_cls / a.faces):.2f}x]")
-        print(f"    detect + classify   : {fer[key + '_images_per_s']:8.1f} images/s   fer_nbdev/fer = {ours['images_per_s'] / fer[key + '_images_per_s']:5.2f}x"
+        r_cls = ours['faces_per_s'] / fer[key + '_faces_per_s']
+        r_img = ours['images_per_s'] / fer[key + '_images_per_s']
+        r_lat = fer[key + '_latency_s'] / ours['latency_s']
+        print(f"    classification      : {fer[key + '_faces_per_s']:8.0f} faces/s    fer_nbdev/fer = {r_cls:5.2f}x"
+              f"   [{1e3 * fer[key + '_cpu_per_face']:.2f} ms CPU/face: fer_nbdev/fer = {fer[key + '_cpu_per_face'] / (cls['onnx'][1] / a.faces):.2f}x]")
+        print(f"    detect + classify   : {fer[key + '_images_per_s']:8.1f} images/s   fer_nbdev/fer = {r_img:5.2f}x"
               f"   ({fer[key + '_faces_found']} faces found)")
-        print(f"    latency, one photo  : {1000 * fer[key + '_latency_s']:8.1f} ms         fer/fer_nbdev = {fer[key + '_latency_s'] / ours['latency_s']:5.2f}x")
+        print(f"    latency, one photo  : {1000 * fer[key + '_latency_s']:8.1f} ms         fer/fer_nbdev = {r_lat:5.2f}x")
+        rows.append((f"fer {fer['fer_version']}, {'TFLite (its default)' if key == 'tflite' else 'Keras'}",
+                     fer[key + '_faces_per_s'], fer[key + '_images_per_s'], 1000 * fer[key + '_latency_s'], r_cls, r_img, r_lat))
     print("\n(ratios > 1: fer_nbdev faster. The models differ in size, so classification speed compares packages, not"
           " architectures; end to end, fer_nbdev also searches big photos at 1024 px where fer searches them whole.)")
+    if a.markdown:
+        print("\n| | classification, faces/s | end to end, images/s | one photo, ms (median) | fer_nbdev/fer: faces/s | images/s | one photo |")
+        print("|---|---|---|---|---|---|---|")
+        print(f"| fer_nbdev, ONNX Runtime + BlazeFace | {fps['onnx']:.0f} | {ours['images_per_s']:.1f} | {1000 * lat:.1f} | | | |")
+        print(f"| fer_nbdev, Keras | {fps['keras']:.0f} | | | | | |")
+        if "litert" in fps: print(f"| fer_nbdev, LiteRT | {fps['litert']:.0f} | | | | | |")
+        for name, f1, f2, f3, r1, r2, r3 in rows:
+            print(f"| {name} | {f1:.0f} | {f2:.1f} | {f3:.1f} | {r1:.2f}x | {r2:.2f}x | {r3:.2f}x |")

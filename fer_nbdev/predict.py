@@ -154,15 +154,27 @@ def _blazeface_net(name):
         cache[name] = cv2.dnn.readNetFromTFLite(str(_blazeface_file(name)))
     return cache[name]
 
+def _anchor_layout(size):
+    "MediaPipe's SSD anchors for a BlazeFace input of `size` px: (stride, anchors per cell) of each output layer."
+    return ((8, 2), (16, 6)) if size == 128 else ((4, 1),)
+
 def _blazeface_anchors(size):
-    "Anchor centres (n, 2) in 0..1 of MediaPipe's SSD anchors: 128 px: 2 per cell of 16×16 and 6 per cell of 8×8; 192 px: 1 per cell of 48×48."
-    layout = ((8, 2), (16, 6)) if size == 128 else ((4, 1),)
+    "Anchor centres (n, 2) in 0..1: 128 px: 2 per cell of 16×16, then 6 per cell of 8×8; 192 px: 1 per cell of 48×48."
     out = []
-    for stride, n in layout:
+    for stride, n in _anchor_layout(size):
         g = size // stride
         ys, xs = np.mgrid[0:g, 0:g]
         out.append(np.repeat(np.stack([(xs + 0.5) / g, (ys + 0.5) / g], -1).reshape(-1, 1, 2), n, 1).reshape(-1, 2))
     return np.concatenate(out)
+
+def _per_window(a, n, size):
+    """A batch's output (1, n·anchors, k) as (n, anchors, k): the graph lays out each output layer for the whole batch,
+    then the next layer (for the short-range model: 512 anchors of every window, then 384 of every window)."""
+    a, parts, i = a.reshape(-1, a.shape[-1]), [], 0
+    for stride, per_cell in _anchor_layout(size):
+        m = (size // stride) ** 2 * per_cell
+        parts.append(a[i:i + n * m].reshape(n, m, -1)); i += n * m
+    return np.concatenate(parts, 1)
 
 # BlazeFace boxes are tighter than Haar's and sit lower (brow to chin); grown to Haar's box they crop as FER2013 did.
 # (centre shift in x and y, side) as fractions of the BlazeFace box side: measured below ("BlazeFace boxes as Haar boxes")
@@ -211,13 +223,10 @@ def find_faces_blazeface(image, *, bgr=False, model="short", min_score=0.6, leve
                            interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         blob[i, :small.shape[0], :small.shape[1]] = small
     net, anchors = _blazeface_net(model), _blazeface_anchors(size)
-    names = net.getUnconnectedOutLayersNames()
-    cls, reg = np.empty((len(wins), len(anchors)), np.float32), np.empty((len(wins), len(anchors), 16), np.float32)
-    for i in range(len(wins)):                       # one window a call: the graph flattens a batch's anchors together
-        net.setInput((blob[i:i + 1].astype(np.float32) / 127.5 - 1).transpose(0, 3, 1, 2).copy())
-        out = net.forward(names)
-        c, r = (out[0], out[1]) if out[0].shape[-1] == 1 else (out[1], out[0])
-        cls[i], reg[i] = c.reshape(-1), r.reshape(len(anchors), 16)
+    net.setInput((blob.astype(np.float32) / 127.5 - 1).transpose(0, 3, 1, 2))   # every window in one call
+    out = net.forward(net.getUnconnectedOutLayersNames())
+    cls, reg = (out[0], out[1]) if out[0].shape[-1] == 1 else (out[1], out[0])
+    cls, reg = _per_window(cls, len(wins), size)[..., 0], _per_window(reg, len(wins), size)
     dx, dy, grow = BLAZE_TO_HAAR if haar_boxes else (0.0, 0.0, 1.0)
     all_boxes, all_p = [], []
     for i, (x, y, t) in enumerate(wins):
@@ -518,6 +527,7 @@ class OnnxModel:
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")   # idle threads sleep: no CPU burnt between calls
         self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
         self.path, self.name, self.input_shape = Path(path), name, tuple(input_shape)
