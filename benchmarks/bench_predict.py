@@ -29,6 +29,12 @@ from fer.fer import FER
 faces_path, images, photo, reps = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 faces = np.load(faces_path)
 out = {"fer_version": __import__("fer").__version__}
+if len(sys.argv) > 5:                        # PrivateTest faces and labels: fer's accuracy, same emotion order as FER2013
+    t = np.load(sys.argv[5])
+    d = FER(use_tflite=False)
+    x = np.array([cv2.resize(f, (64, 64)) for f in t["x"]], "float32") / 255.0
+    p = np.concatenate([np.asarray(d._classify_emotions((x[i:i + 256] - 0.5) * 2.0)) for i in range(0, len(x), 256)])
+    out["accuracy"] = float((p.argmax(1) == t["y"]).mean())
 for tfl in (True, False):
     key = "tflite" if tfl else "keras"
     d = FER(use_tflite=tfl)
@@ -164,6 +170,7 @@ if __name__ == "__main__":
     ap.add_argument("--model"); ap.add_argument("--faces", type=int, default=2048)
     ap.add_argument("--fer-python"); ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--markdown", action="store_true", help="also print the comparison as a markdown table")
+    ap.add_argument("--accuracy", action="store_true", help="also score both packages' models on FER2013's PrivateTest (needs the full data)")
     a = ap.parse_args()
     import keras
     from fer_nbdev.data import load_sample
@@ -172,6 +179,7 @@ if __name__ == "__main__":
     model_path, what = pick_model(a.model, tmp)
     det = EmotionDetector(model_path)                                  # the defaults: BlazeFace, ONNX Runtime
     kdet = EmotionDetector(det.models, runtime="keras")                # Keras, batch norms folded
+    q8 = EmotionDetector(det.models, runtime="onnx-int8")              # the 8-bit option
     haar = EmotionDetector(det.models, detector="haar")
     m = det.models[0]
     print(f"{os.cpu_count()} cores, keras {keras.__version__} on {keras.backend.backend()}; model {model_path.name} "
@@ -180,7 +188,7 @@ if __name__ == "__main__":
     hopper, images = test_images(tmp)
     x = faces[..., None]
     lite = litert_classifier(m, tmp)
-    fs = {"onnx": lambda: det.classify(faces), "keras": lambda: kdet.classify(faces)}
+    fs = {"onnx": lambda: det.classify(faces), "keras": lambda: kdet.classify(faces), "onnx-int8": lambda: q8.classify(faces)}
     if lite is not None: fs["litert"] = lambda: batched(lite, x)
     for f in fs.values(): f()
     cls = interleaved(fs, a.reps)
@@ -200,7 +208,8 @@ if __name__ == "__main__":
     fps = {k: a.faces / v[0] for k, v in cls.items()}
     ours = {"faces_per_s": fps["onnx"], "images_per_s": len(images) / t_e2e, "latency_s": lat}
     print(f"\nfer_nbdev (wall time, best of {a.reps}; CPU time of all threads in brackets)")
-    for k, label in (("onnx", "ONNX Runtime (default)"), ("keras", "Keras, batch norms folded"), ("litert", "LiteRT (TFLite)")):
+    for k, label in (("onnx", "ONNX Runtime (default)"), ("keras", "Keras, batch norms folded"), ("litert", "LiteRT (TFLite)"),
+                     ("onnx-int8", "ONNX Runtime, int8 (option)")):
         if k in cls:
             print(f"  classification, {label:<26}: {fps[k]:8.0f} faces/s  [{1e3 * cls[k][1] / a.faces:.2f} ms CPU/face]"
                   f"   onnx/this = {fps['onnx'] / fps[k]:.2f}x; max |Δp| vs Keras {np.abs(cls[k][2] - plain).max():.1e}")
@@ -220,7 +229,16 @@ if __name__ == "__main__":
               "/tmp/fer_venv as the docstring says; it is not installed in the project venv because it pulls torch)")
         sys.exit(0)
     np.save(Path(tmp) / "faces.npy", faces)
-    r = subprocess.run([py, "-c", FER_SCRIPT, str(Path(tmp) / "faces.npy"), json.dumps(images), str(hopper), str(a.reps)],
+    extra, acc = [], {}
+    if a.accuracy:
+        from fer_nbdev.data import load_fer2013
+        try: full = load_fer2013(None)
+        except Exception as e: print(f"\n(no accuracy: the full FER2013 is not found: {e})")
+        else:
+            test = full[full.usage == "PrivateTest"]
+            np.savez(Path(tmp) / "test.npz", x=test.images, y=test.labels); extra = [str(Path(tmp) / "test.npz")]
+            for k, d in (("onnx", det), ("onnx-int8", q8)): acc[k] = float((d.classify(test.images).argmax(1) == test.labels).mean())
+    r = subprocess.run([py, "-c", FER_SCRIPT, str(Path(tmp) / "faces.npy"), json.dumps(images), str(hopper), str(a.reps), *extra],
                        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     line = next((l for l in r.stdout.splitlines() if l.startswith("RESULT ")), None)
     if r.returncode or line is None:
@@ -230,6 +248,9 @@ if __name__ == "__main__":
     again = interleaved({"onnx": fs["onnx"]}, a.reps)["onnx"][0]          # ours again, after fer: did the load change?
     lat2, _ = latency(lambda: det.detect_emotions(hopper))
     print(f"\nfer {fer['fer_version']} ({py}; its own 64×64 CNN, {fer['params']:,} parameters, Haar cascade with minimum face 50 px)")
+    if acc:
+        print(f"  PrivateTest accuracy: fer {fer['accuracy']:.1%}; fer_nbdev {acc['onnx']:.1%} (float), {acc['onnx-int8']:.1%} (int8)"
+              "  (fer's model may have been trained on PrivateTest: its authors split FER2013 their own way)")
     print(f"  (fer_nbdev measured again after fer: {a.faces / again:.0f} faces/s, {1000 * lat2:.1f} ms per photo: "
           f"the load changed by {again / cls['onnx'][0]:.2f}x, {lat2 / lat:.2f}x)")
     rows = []
@@ -238,20 +259,25 @@ if __name__ == "__main__":
         r_cls = ours['faces_per_s'] / fer[key + '_faces_per_s']
         r_img = ours['images_per_s'] / fer[key + '_images_per_s']
         r_lat = fer[key + '_latency_s'] / ours['latency_s']
-        print(f"    classification      : {fer[key + '_faces_per_s']:8.0f} faces/s    fer_nbdev/fer = {r_cls:5.2f}x"
+        r_q8 = fps['onnx-int8'] / fer[key + '_faces_per_s']
+        print(f"    classification      : {fer[key + '_faces_per_s']:8.0f} faces/s    fer_nbdev/fer = {r_cls:5.2f}x (int8 option: {r_q8:.2f}x)"
               f"   [{1e3 * fer[key + '_cpu_per_face']:.2f} ms CPU/face: fer_nbdev/fer = {fer[key + '_cpu_per_face'] / (cls['onnx'][1] / a.faces):.2f}x]")
         print(f"    detect + classify   : {fer[key + '_images_per_s']:8.1f} images/s   fer_nbdev/fer = {r_img:5.2f}x"
               f"   ({fer[key + '_faces_found']} faces found)")
         print(f"    latency, one photo  : {1000 * fer[key + '_latency_s']:8.1f} ms         fer/fer_nbdev = {r_lat:5.2f}x")
         rows.append((f"fer {fer['fer_version']}, {'TFLite (its default)' if key == 'tflite' else 'Keras'}",
-                     fer[key + '_faces_per_s'], fer[key + '_images_per_s'], 1000 * fer[key + '_latency_s'], r_cls, r_img, r_lat))
+                     fer[key + '_faces_per_s'], fer[key + '_images_per_s'], 1000 * fer[key + '_latency_s'], r_cls, r_img, r_lat, r_q8))
     print("\n(ratios > 1: fer_nbdev faster. The models differ in size, so classification speed compares packages, not"
           " architectures; end to end, fer_nbdev also searches big photos at 1024 px where fer searches them whole.)")
     if a.markdown:
-        print("\n| | classification, faces/s | end to end, images/s | one photo, ms (median) | fer_nbdev/fer: faces/s | images/s | one photo |")
-        print("|---|---|---|---|---|---|---|")
-        print(f"| fer_nbdev, ONNX Runtime + BlazeFace | {fps['onnx']:.0f} | {ours['images_per_s']:.1f} | {1000 * lat:.1f} | | | |")
-        print(f"| fer_nbdev, Keras | {fps['keras']:.0f} | | | | | |")
-        if "litert" in fps: print(f"| fer_nbdev, LiteRT | {fps['litert']:.0f} | | | | | |")
-        for name, f1, f2, f3, r1, r2, r3 in rows:
-            print(f"| {name} | {f1:.0f} | {f2:.1f} | {f3:.1f} | {r1:.2f}x | {r2:.2f}x | {r3:.2f}x |")
+        A = lambda k: f"{acc[k]:.1%}" if k in acc else "—"
+        print("\n| | PrivateTest accuracy | classification, faces/s | end to end, images/s | one photo, ms (median) "
+              "| fer_nbdev/fer: faces/s (int8) | images/s | one photo |")
+        print("|---|---|---|---|---|---|---|---|")
+        print(f"| fer_nbdev: ONNX Runtime + BlazeFace (default) | {A('onnx')} | {fps['onnx']:.0f} | {ours['images_per_s']:.1f} | {1000 * lat:.1f} | | | |")
+        print(f"| fer_nbdev: Keras | {A('onnx')} | {fps['keras']:.0f} | | | | | |")
+        if "litert" in fps: print(f"| fer_nbdev: LiteRT | {A('onnx')} | {fps['litert']:.0f} | | | | | |")
+        print(f"| fer_nbdev: ONNX Runtime int8 (option) | {A('onnx-int8')} | {fps['onnx-int8']:.0f} | | | | | |")
+        for name, f1, f2, f3, r1, r2, r3, r8 in rows:
+            fa = f"{fer['accuracy']:.1%}" if "accuracy" in fer else "—"
+            print(f"| {name} | {fa} | {f1:.0f} | {f2:.1f} | {f3:.1f} | {r1:.2f}x ({r8:.2f}x) | {r2:.2f}x | {r3:.2f}x |")

@@ -313,3 +313,15 @@ def test_whole_image_guesses_are_marked(model_path, tmp_path):
     assert code == 0 and rec["status"] == "whole image" and rec["faces"][0]["whole_image"] is True and "guess" in out
     row, = csv.DictReader(open(tmp_path / "r.csv"))
     assert row["whole_image"] == "1"
+
+
+def test_int8_option_stays_close_to_the_packaged_model(tmp_path, monkeypatch):
+    if not P.DEFAULT_MODEL.is_file(): pytest.skip("no packaged model in this build")
+    monkeypatch.setenv("FER_NBDEV_CACHE", str(tmp_path))
+    q8, ref = EmotionDetector(runtime="onnx-int8"), EmotionDetector(runtime="keras")
+    assert q8.runtimes_used == "onnx-int8"
+    faces = load_sample().images
+    p8, p = q8.classify(faces), ref.classify(faces)
+    np.testing.assert_allclose(p8.sum(1), 1, atol=1e-5)              # the softmax stays float
+    assert (p8.argmax(1) == p.argmax(1)).mean() >= 0.95
+    assert 1e-4 < np.abs(p8 - p).max() < 0.15                         # close, but not Keras's arithmetic: never the default
