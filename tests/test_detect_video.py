@@ -99,6 +99,17 @@ def test_blazeface_from_several_threads_at_once(dset):
     for g, w in zip(got, want): np.testing.assert_array_equal(g, w)
 
 
+def test_blazeface_through_onnx_runtime_and_opencv_gives_the_same_boxes(dset, monkeypatch):
+    assert P._blazeface_onnx("short") is not None                      # here both runtimes are there
+    images = [img for _, case, img, _ in dset if case in ("photo", "plain", "rotated", "low light")][:12]
+    fast = [detect_faces(im) for im in images]
+    monkeypatch.setitem(P._BF_ORT, "short", None)                      # as where ONNX Runtime or tf2onnx is missing
+    slow = [detect_faces(im) for im in images]
+    assert sum(map(len, fast)) >= 10
+    for a, b in zip(fast, slow):
+        assert a.shape == b.shape and (len(a) == 0 or np.abs(a - b).max() <= 1)
+
+
 def test_detector_choice_and_errors(model_path):
     assert EmotionDetector(model_path, detector="haar", runtime="keras").detector == "haar"
     with pytest.raises(ValueError, match="unknown detector"): EmotionDetector(model_path, detector="yunet")
