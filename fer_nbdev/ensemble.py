@@ -11,7 +11,7 @@ import numpy as np
 import keras
 from keras import ops
 from .data import EMOTIONS, FERDataset, load_fer2013
-from .results import score, write_results, read_results, resolve_dir
+from .results import score, write_results, read_results, resolve_dir, resolve_path
 
 # %% auto 0
 __all__ = ['KINDS', 'AVG_ENSEMBLE_KEYS', 'TRANSFER_KEYS', 'NAME_ALIASES', 'WeightedAverage', 'average_ensemble', 'Member',
@@ -86,7 +86,7 @@ def _find_record(records, spec, profile=None):
     for r in records:
         if r.get("run") == spec or (profile and r.get("run") == f"{profile}-{spec}"): return r
     for r in records:
-        if r.get("model_path") and Path(r["model_path"]).resolve() == Path(spec).resolve(): return r
+        if r.get("model_path") and resolve_path(r["model_path"]).resolve() == Path(spec).resolve(): return r
     return None
 
 def resolve_member(spec, results_dir=None, profile=None) -> Member:
@@ -104,8 +104,8 @@ def resolve_member(spec, results_dir=None, profile=None) -> Member:
         if rec is None:
             raise FileNotFoundError(f"member {spec!r}: neither a .keras file nor a run in {results_dir} "
                                     f"(looked for run {spec!r}" + (f" and {profile}-{spec}" if profile else "") + ")")
-    path = rec.get("model_path")
-    if not path or not Path(path).is_file():
+    path = rec.get("model_path") and resolve_path(rec["model_path"])   # recorded relative to the project
+    if not path or not path.is_file():
         raise FileNotFoundError(f"member {rec.get('run')!r}: its results entry names no saved model file (model_path={path!r})")
     return Member(rec["run"], load_keras(path), rec, str(path))
 
@@ -300,7 +300,7 @@ def _rank(rec):
 def find_members(results_dir, keys=AVG_ENSEMBLE_KEYS, protocol="usage") -> list[dict]:
     "For each model key, the best saved run of `protocol` in `results_dir` (ImageNet first, strongest profile, newest)."
     recs = [r for r in (read_results(results_dir) if results_dir is not None and Path(results_dir).is_dir() else [])
-            if r.get("protocol") == protocol and r.get("model_path") and Path(r["model_path"]).is_file()]
+            if r.get("protocol") == protocol and r.get("model_path") and resolve_path(r["model_path"]).is_file()]
     out, missing = [], []
     for k in keys:
         cand = sorted((r for r in recs if r.get("model") == k), key=_rank)

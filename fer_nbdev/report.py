@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .data import EMOTIONS, package_dir
-from .results import read_results
+from .results import read_results, project_dir   # project_dir: the project root (results.project_dir)
 
 # %% auto 0
 __all__ = ['STUDY_SOURCE', 'STUDY', 'SOTA', 'MODEL_NAMES', 'TRANSFER_MODELS', 'PROFILES', 'PROTOCOL_SPLITS', 'MISSING',
            'RECIPE_PREFIX', 'NEEDS_IMAGENET', 'IMAGENET_REASON', 'RESULTS_START', 'RESULTS_END', 'StudyRow',
            'Reference', 'study_table', 'profile_of', 'profile_rank', 'init_label', 'model_key', 'base_model',
-           'transfer_mode', 'row_key', 'select_runs', 'project_dir', 'project_results_dir', 'hardware_label',
-           'results_table', 'results_markdown', 'best_run', 'plot_accuracy', 'plot_confusion', 'plot_per_class_f1',
-           'plot_history', 'figures', 'write_report', 'update_markers', 'readme_section', 'update_readme']
+           'transfer_mode', 'row_key', 'select_runs', 'project_results_dir', 'hardware_label', 'results_table',
+           'results_markdown', 'best_run', 'plot_accuracy', 'plot_confusion', 'plot_per_class_f1', 'plot_history',
+           'figures', 'write_report', 'update_markers', 'readme_section', 'update_readme']
 
 # %% ../nbs/07_report.ipynb 7
 @dataclass(frozen=True)
@@ -133,12 +133,6 @@ def select_runs(records, protocol="usage") -> dict:
     return {k: r for k, (_, r) in best.items()}
 
 # %% ../nbs/07_report.ipynb 27
-def project_dir() -> Path:
-    "The project root: the folder with settings.ini above the package (editable install) or above the current folder."
-    for p in (package_dir().parent, Path.cwd(), *Path.cwd().parents):
-        if (p / "settings.ini").is_file(): return p
-    return Path.cwd()
-
 def project_results_dir() -> Path:
     "The project's results/ folder (which may not exist yet)."
     return project_dir() / "results"
@@ -205,7 +199,7 @@ def results_table(results_dir="results", protocol="usage") -> pd.DataFrame:
     for c in ("params", "epochs", "train n"): df[c] = pd.array([None if v is None or pd.isna(v) else int(v) for v in df[c]], dtype="Int64")
     return df
 
-# %% ../nbs/07_report.ipynb 33
+# %% ../nbs/07_report.ipynb 32
 def _pct(v): return MISSING if v is None or pd.isna(v) else f"{100 * v:.1f}%"
 def _f3(v): return MISSING if v is None or pd.isna(v) else f"{v:.3f}"
 def _txt(v): return MISSING if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else str(v)
@@ -278,7 +272,7 @@ def results_markdown(results_dir="results", level=3) -> str:
     if notes: out += ["", *[f"- {n}" for n in dict.fromkeys(notes)]]
     return "\n".join(out) + "\n"
 
-# %% ../nbs/07_report.ipynb 36
+# %% ../nbs/07_report.ipynb 35
 def best_run(results_dir="results", protocol="usage") -> dict | None:
     "The shown run with the highest test-split accuracy, preferring the strongest profile present."
     split = PROTOCOL_SPLITS[protocol][0] if protocol == "usage" else "test"
@@ -362,7 +356,7 @@ def plot_history(rec):
     fig.suptitle(f"Learning curves: {_short(row_key(rec))} ({rec['run']})"); fig.tight_layout()
     return fig
 
-# %% ../nbs/07_report.ipynb 43
+# %% ../nbs/07_report.ipynb 42
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
 
 def _save(fig, path):

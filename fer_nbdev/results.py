@@ -4,13 +4,14 @@
 
 # %% ../nbs/00a_results.ipynb 3
 from __future__ import annotations
-import datetime, json, os, platform, subprocess, tempfile
+import datetime, json, os, platform, re, subprocess, tempfile
 from pathlib import Path
 import numpy as np
 from .data import EMOTIONS
 
 # %% auto 0
-__all__ = ['RESULTS_SCHEMA', 'REQUIRED_FIELDS', 'score', 'gpu_name', 'run_info', 'resolve_dir', 'write_results', 'read_results']
+__all__ = ['RESULTS_SCHEMA', 'REQUIRED_FIELDS', 'score', 'gpu_name', 'run_info', 'resolve_dir', 'write_results', 'read_results',
+           'project_dir', 'portable_path', 'resolve_path', 'portable_record']
 
 # %% ../nbs/00a_results.ipynb 5
 def score(y_true, proba) -> dict:
@@ -89,7 +90,7 @@ def _jsonable(o):
 
 def write_results(run, *, model, metrics, params, epochs, history, seed, data, wall_time_s, parameters,
                   protocol="usage", results_dir=None, **extra) -> Path:
-    "Write `<results_dir>/<run>.json`; `metrics` maps split names to `score` dicts, `data` is the training `FERDataset` or a dict."
+    "Write `<results_dir>/<run>.json`; `metrics` maps split names to `score` dicts, `data` is the training `FERDataset` or a dict. Paths are made portable (`portable_record`)."
     from fer_nbdev.data import FERDataset
     if isinstance(data, FERDataset): data = {"source": data.source, "sha256": data.checksum(), "n": len(data)}
     rec = {"schema": RESULTS_SCHEMA, "run": run, "model": model, "protocol": protocol, "metrics": metrics,
@@ -98,7 +99,7 @@ def write_results(run, *, model, metrics, params, epochs, history, seed, data, w
            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **extra}
     path = resolve_dir(results_dir) / f"{run}.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_jsonable(rec), indent=1))
+    tmp.write_text(json.dumps(portable_record(_jsonable(rec)), indent=1))
     tmp.replace(path)
     return path
 
@@ -111,4 +112,45 @@ def read_results(results_dir="results") -> list[dict]:
         missing = [k for k in REQUIRED_FIELDS if k not in rec]
         if missing: raise ValueError(f"{p}: results file lacks {missing}")
         out.append({**rec, "path": str(p)})
+    return out
+
+# %% ../nbs/00a_results.ipynb 13
+def project_dir() -> Path:
+    "The project root: the folder with settings.ini above the package (editable install) or above the current folder."
+    from fer_nbdev.data import package_dir
+    for p in (package_dir().parent, Path.cwd(), *Path.cwd().parents):
+        if (p / "settings.ini").is_file(): return p
+    return Path.cwd()
+
+def _is_abs(s) -> bool:
+    "Whether the string `s` is an absolute path, POSIX or Windows (`C:\\...`, `\\\\server\\...`)."
+    return isinstance(s, str) and (s.startswith("/") or bool(re.match(r"^([A-Za-z]:[\\/]|\\\\)", s)))
+
+def portable_path(path, roots=None) -> str:
+    "`path` relative to the first of `roots` (default: the project root) that holds it, with `/` separators; else unchanged."
+    p = str(path)
+    if not _is_abs(p): return p
+    for root in ([roots] if isinstance(roots, (str, Path)) else roots) or [project_dir()]:
+        r = str(root).rstrip("/\\")
+        if p == r: return "."
+        if p.startswith(r + "/") or p.startswith(r + "\\"): return p[len(r) + 1:].replace("\\", "/")
+    return p
+
+def resolve_path(path, root=None) -> Path:
+    "A recorded path as a usable one: absolute stays; relative is taken from the project root (`root`), else the current folder."
+    p = Path(path)
+    if p.is_absolute(): return p
+    base = Path(root) if root is not None else project_dir()
+    return base / p if (base / p).exists() or not p.exists() else p
+
+def portable_record(rec, roots=None) -> dict:
+    "A results record without machine paths: the data source as its file name (its `sha256` says which data), paths inside the project relative to it."
+    def walk(v):
+        if isinstance(v, dict): return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list): return [walk(x) for x in v]
+        return portable_path(v, roots) if _is_abs(v) else v
+    out = walk(rec)
+    data = out.get("data")
+    if isinstance(data, dict) and isinstance(data.get("source"), str) and re.search(r"[\\/]", data["source"]):
+        out["data"] = {**data, "source": re.split(r"[\\/]", data["source"].rstrip("/\\"))[-1]}
     return out
