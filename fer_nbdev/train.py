@@ -15,8 +15,8 @@ from .augment import RandomCenterCrop, RandomShearAffine
 # %% auto 0
 __all__ = ['set_seed', 'as_xy', 'one_hot', 'balanced_class_weights', 'make_optimizer', 'use_mixed_precision',
            'set_compute_policy', 'mix_batch', 'FaceBatches', 'ResumableBackup', 'fit', 'mirror', 'crop_size',
-           'crop_boxes', 'place_crop', 'tta_views', 'predict_proba', 'evaluate', 'load_keras', 'save_model',
-           'run_experiment', 'plot_history', 'plot_confusion']
+           'crop_boxes', 'place_crop', 'tta_views', 'predict_proba', 'evaluate', 'load_keras', 'inference_model',
+           'save_model', 'run_experiment', 'plot_history', 'plot_confusion']
 
 # %% ../nbs/03a_train.ipynb 7
 def set_seed(seed=0):
@@ -232,9 +232,10 @@ def mirror(x):
     return np.asarray(x)[:, :, ::-1]
 
 def crop_size(model):
-    "The size `c` of the model's `RandomCenterCrop` (searched in nested models), or None."
+    "The size `c` of the model's `RandomCenterCrop`, or of the centre crop that replaces it in a saved inference graph (searched in nested models), or None."
     for layer in model.layers:
         if isinstance(layer, RandomCenterCrop): return layer.size
+        if isinstance(layer, keras.layers.Cropping2D) and layer.name.startswith("center_crop"): return layer.output.shape[1]
         if isinstance(layer, keras.Model) and (c := crop_size(layer)): return c
     return None
 
@@ -302,9 +303,47 @@ def load_keras(path) -> keras.Model:
     if not p.is_file(): raise FileNotFoundError(f"{p}: no such model file")
     return keras.saving.load_model(p, compile=False)
 
+_TRAIN_ONLY = (keras.layers.RandomFlip, keras.layers.RandomRotation, keras.layers.RandomZoom, keras.layers.RandomTranslation,
+               keras.layers.RandomContrast, keras.layers.RandomBrightness, RandomShearAffine)
+
+def _augments(model) -> bool:
+    "Whether `model` (or a model nested in it) holds an augmentation layer."
+    return any(isinstance(l, (*_TRAIN_ONLY, RandomCenterCrop)) or (isinstance(l, keras.Model) and _augments(l)) for l in model.layers)
+
+def _centre_crop(layer, x):
+    "The standard-Keras stand-in for a `RandomCenterCrop` at inference: a `Cropping2D` cutting the same centre window."
+    h, w, c = x.shape[1], x.shape[2], layer.size
+    top, left = (h - c) // 2, (w - c) // 2
+    return keras.layers.Cropping2D(((top, h - c - top), (left, w - c - left)), name=f"center_crop_{c}")(x)
+
+def _infer_call(layer, *args, **kwargs):
+    "Call `layer` as the inference graph should: augmentation skipped, the random crop a fixed centre crop, nested models likewise."
+    if isinstance(layer, _TRAIN_ONLY): return args[0]
+    if isinstance(layer, RandomCenterCrop): return _centre_crop(layer, args[0])
+    if isinstance(layer, keras.Model) and _augments(layer):
+        if isinstance(layer, keras.Sequential):
+            x = args[0]
+            for sub in layer.layers: x = _infer_call(sub, x)
+            return x
+        return inference_model(layer)(*args, **kwargs)
+    return layer(*args, **kwargs)
+
+def inference_model(model) -> keras.Model:
+    "`model` as it predicts, in standard Keras layers only where it augments: augmentation layers dropped, `RandomCenterCrop` → `Cropping2D`; the same weights (shared). Without augmentation: `model` itself."
+    if not _augments(model): return model
+    if isinstance(model, keras.Sequential):
+        inp = keras.Input(model.input_shape[1:], name="pixels")
+        return keras.Model(inp, _infer_call(model, inp), name=model.name)
+    out = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=_infer_call)
+    return keras.Model(out.inputs, out.outputs, name=model.name)
+
 def save_model(model, path):
-    "Save `model` as a .keras file without its optimizer state (a clone with the same weights), or as is if it cannot be cloned."
+    "Save `model` as a portable .keras file: its `inference_model` (no augmentation layers, so plain Keras loads it), without optimizer state."
     path = Path(path)
+    inf = inference_model(model)
+    if inf is not model:                                       # a new, uncompiled model: nothing of the optimizer to drop
+        inf.save(path)
+        return path
     try:
         clone = type(model).from_config(model.get_config())   # uncompiled (keras' clone_model keeps the optimizer)
         clone.set_weights(model.get_weights())
@@ -342,7 +381,7 @@ def run_experiment(name, model, splits, *, fit_kwargs=None, tta=None, seed=0, re
         protocol=protocol, results_dir=results_dir, **fields)
     return model, history, path
 
-# %% ../nbs/03a_train.ipynb 42
+# %% ../nbs/03a_train.ipynb 44
 def plot_history(history, title=None):
     "Loss and accuracy per epoch, training vs validation, side by side (`history` is a `History` or its `.history` dict)."
     import matplotlib.pyplot as plt
