@@ -334,8 +334,7 @@ def inference_model(model) -> keras.Model:
     if isinstance(model, keras.Sequential):
         inp = keras.Input(model.input_shape[1:], name="pixels")
         return keras.Model(inp, _infer_call(model, inp), name=model.name)
-    out = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=_infer_call)
-    return keras.Model(out.inputs, out.outputs, name=model.name)
+    return keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=_infer_call)   # keeps its name
 
 def save_model(model, path):
     "Save `model` as a portable .keras file: its `inference_model` (no augmentation layers, so plain Keras loads it), without optimizer state."

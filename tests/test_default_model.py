@@ -42,6 +42,7 @@ def test_reproduces_its_recorded_accuracy():
 PLAIN_KERAS = """
 import sys, numpy as np, keras
 model = keras.models.load_model(sys.argv[1], compile=False)
+assert model.output_shape == (None, 7), model.output_shape   # one output, not a list of one
 np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
 imported = sorted(m for m in sys.modules if m.split(".")[0] == "fer_nbdev")
 assert not imported, imported
