@@ -12,11 +12,11 @@ from pathlib import Path
 __all__ = ['RECIPE_EPOCHS', 'RECIPE_BASE', 'RECIPE_VARIANTS', 'RECIPE', 'PROFILES', 'PROFILE_ORDER', 'OUTPUTS_TAG',
            'FULL_RUN_PROFILES', 'MAX_LINES', 'MAX_TEXT', 'MAX_HTML', 'MAX_WIDTH', 'step', 'get_profile',
            'list_profiles', 'profile_table', 'parse_value', 'parse_overrides', 'nbs_path', 'notebook_parameters',
-           'select_steps', 'plan', 'resume_epoch', 'prepare_notebook', 'this_python_kernel', 'describe_error',
-           'RunSummary', 'run_profile', 'profile_strength', 'is_sample_run', 'full_run_command', 'finished_runs',
-           'pick_runs', 'terminal_text', 'relative_paths', 'clean_stream', 'shrink_png', 'clean_outputs', 'match_cells',
-           'injected_parameters', 'outputs_banner', 'banner_info', 'find_banner', 'publish_notebook', 'publish_outputs',
-           'main']
+           'on_sample', 'default_results_dir', 'select_steps', 'plan', 'resume_epoch', 'prepare_notebook',
+           'this_python_kernel', 'describe_error', 'RunSummary', 'run_profile', 'profile_strength', 'is_sample_run',
+           'full_run_command', 'finished_runs', 'pick_runs', 'terminal_text', 'relative_paths', 'clean_stream',
+           'shrink_png', 'clean_outputs', 'match_cells', 'injected_parameters', 'outputs_banner', 'banner_info',
+           'find_banner', 'publish_notebook', 'publish_outputs', 'main']
 
 # %% ../nbs/09_pipeline.ipynb 7
 def step(notebook, label=None, runs=(), always=False, requires=None, publish=False, **parameters) -> dict:
@@ -71,7 +71,7 @@ PROFILES = {
             _S("06_ensemble", "avg_ensemble", _WEIGHTED("avg_ensemble"), protocol="usage", name="avg_ensemble",
                requires=["vgg16-frozen-usage", "resnet50-finetune-usage", "tuned-usage"]),
             _S("08_predict", demo_epochs=1),
-            _S("07_report", always=True, report_out="{results_dir}/README.md", write_readme=True),
+            _S("07_report", always=True, report_out="{results_dir}/README.md", sample=True),
         ],
     },
     "cpu": {
@@ -247,6 +247,17 @@ def notebook_parameters(path) -> dict | None:
     return _PARAMS_CACHE[key]
 
 # %% ../nbs/09_pipeline.ipynb 24
+def on_sample(profile="smoke", overrides=None) -> bool:
+    "Whether a run of `profile` (with `overrides`) trains on the shipped sample: its shared `data_path` is 'sample'."
+    prof = get_profile(profile)
+    return {**prof.get("parameters", {}), **(overrides or {})}.get("data_path") == "sample"
+
+def default_results_dir(profile="smoke", overrides=None, runs_dir="runs") -> Path:
+    "Where a run's results go unless told: `<runs_dir>/<profile>/results` for a run on the sample, else `results`."
+    prof = get_profile(profile)
+    return Path(runs_dir) / prof["name"] / "results" if on_sample(prof, overrides) else Path("results")
+
+# %% ../nbs/09_pipeline.ipynb 27
 _WEIGHTS = {"vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
             "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
             "inceptionv3": "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"}
@@ -295,12 +306,20 @@ def select_steps(prof, only=None) -> list:
 def _record_path(runs_dir, prof_name, step_name):
     return Path(runs_dir) / prof_name / f"{step_name}.done.json"
 
-def plan(profile="smoke", overrides=None, only=None, results_dir="results", runs_dir="runs", model_dir=None,
+def plan(profile="smoke", overrides=None, only=None, results_dir=None, runs_dir="runs", model_dir=None,
          nbs_dir=None) -> list[dict]:
     "The concrete steps of a run: notebook path, parameters passed, parameters not passed, expected results files, status."
     prof = get_profile(profile)
     overrides = _plain(dict(overrides or {}))
+    if results_dir is None: results_dir = default_results_dir(prof, overrides, runs_dir)
     nbs, results_dir, runs_dir = nbs_path(nbs_dir), Path(results_dir).absolute(), Path(runs_dir).absolute()
+    sample = on_sample(prof, overrides)
+    published = nbs.absolute().parent / "results"
+    if sample and results_dir.resolve() == published.resolve():
+        raise ValueError(f"profile {prof['name']!r} runs on the shipped sample: a check of the pipeline, which must not write "
+                         f"the published results in {published}; leave --results out (they go to "
+                         f"{default_results_dir(prof, overrides, runs_dir)}) or name another folder")
+    forced = {"sample": True, "write_readme": False} if sample else {}   # a run on the sample never publishes
     model_dir = Path(model_dir).absolute() if model_dir else runs_dir / prof["name"] / "models"
     out = []
     for i, s in enumerate(select_steps(prof, only), 1):
@@ -308,7 +327,7 @@ def plan(profile="smoke", overrides=None, only=None, results_dir="results", runs
         wanted = {**_plain(prof.get("parameters", {})), **_plain(s["parameters"]),
                   "profile": prof["name"], "results_dir": str(results_dir), "model_dir": str(model_dir)}
         declared = notebook_parameters(nb) if nb.exists() else None
-        params = _fill({**wanted, **overrides}, results_dir=str(results_dir), runs_dir=str(runs_dir),
+        params = _fill({**wanted, **overrides, **forced}, results_dir=str(results_dir), runs_dir=str(runs_dir),
                        profile=str({**wanted, **overrides}["profile"]))
         if declared is not None: params = {k: v for k, v in params.items() if k in declared}
         elif nb.exists(): params = {}  # no parameters cell: papermill would only add one at the top
@@ -360,7 +379,7 @@ def _is_done(expected, record) -> bool:
     files = [Path(p) for p in rec.get("results", [])]
     return (bool(files) or not expected) and all(p.exists() for p in files)
 
-# %% ../nbs/09_pipeline.ipynb 27
+# %% ../nbs/09_pipeline.ipynb 30
 _DIRECTIVE = re.compile(r"^\s*#\s*\|\s*(.*?)\s*$")
 
 def _directives(src) -> list[str]:
@@ -406,7 +425,7 @@ def this_python_kernel():
         else: os.environ["JUPYTER_PATH"] = old
         shutil.rmtree(d, ignore_errors=True)
 
-# %% ../nbs/09_pipeline.ipynb 30
+# %% ../nbs/09_pipeline.ipynb 33
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 def describe_error(err, notebook=None, max_lines=25) -> str:
@@ -422,7 +441,7 @@ def describe_error(err, notebook=None, max_lines=25) -> str:
         return "\n".join(lines)
     return f"{type(err).__name__}: {_ANSI.sub('', str(err)).strip()}"
 
-# %% ../nbs/09_pipeline.ipynb 32
+# %% ../nbs/09_pipeline.ipynb 35
 @dataclass
 class RunSummary:
     "What a run did: one row per step with its status (ran, skipped, failed, not run, unavailable, missing), paths and time."
@@ -482,12 +501,13 @@ def _fix_metadata(output, notebook):
         nbformat.write(nb, output)
     except Exception: pass
 
-# %% ../nbs/09_pipeline.ipynb 33
-def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_dir="results", runs_dir="runs",
+# %% ../nbs/09_pipeline.ipynb 36
+def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_dir=None, runs_dir="runs",
                 model_dir=None, nbs_dir=None, slow=False, log_output=False, progress=True, kernel_name=None,
                 skip_missing=False) -> RunSummary:
-    "Run a profile's steps (or those `only` names) with papermill; skip steps already done unless `redo`; stop at a failure."
+    "Run a profile's steps (or those `only` names) with papermill; skip steps already done unless `redo`; stop at a failure. `results_dir` None: `default_results_dir`."
     prof = get_profile(profile)
+    if results_dir is None: results_dir = default_results_dir(prof, overrides, runs_dir)
     steps = plan(prof, overrides, only, results_dir, runs_dir, model_dir, nbs_dir)
     summary = RunSummary(prof["name"], str(Path(results_dir).absolute()), str(Path(runs_dir).absolute()))
     missing = [s for s in steps if s["status"] == "no notebook"]
@@ -568,7 +588,7 @@ def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_
                  + (f"\n  warning: {row['note']}" if row["note"] else ""))
     return summary
 
-# %% ../nbs/09_pipeline.ipynb 42
+# %% ../nbs/09_pipeline.ipynb 45
 PROFILE_ORDER = ("smoke", "nb", "cpu", "cpufull", "gpu")   # weakest to strongest, as the report ranks runs
 OUTPUTS_TAG = "fer-run-outputs"                             # marks the banner `publish_outputs` writes (an output's metadata key)
 FULL_RUN_PROFILES = ("cpufull", "cpu", "gpu")               # the full run a sample banner points to: the first that runs the notebook
@@ -590,7 +610,7 @@ def full_run_command(notebook) -> str:
             return f"fer-run --profile {p} --only {notebook}"
     return f"fer-run --profile gpu --only {notebook}"
 
-# %% ../nbs/09_pipeline.ipynb 45
+# %% ../nbs/09_pipeline.ipynb 48
 def finished_runs(runs_dir="runs") -> list[dict]:
     "The finished steps under `runs_dir/<profile>/`: those with a completion record and an executed notebook."
     out = []
@@ -616,7 +636,7 @@ def pick_runs(runs_dir="runs", profile=None, notebooks=None) -> dict:
         if r["notebook"] not in best or key > best[r["notebook"]][0]: best[r["notebook"]] = (key, r)
     return {k: best[k][1] for k in sorted(best)}
 
-# %% ../nbs/09_pipeline.ipynb 49
+# %% ../nbs/09_pipeline.ipynb 52
 _ANSI_ALL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 _BAR = re.compile(r" ?[━─█▉▊▋▌▍▎▏]{3,} ?")
 _PREDICT_BAR = re.compile(r"^\s*\d+/\d+\s+\S+\s+\S+/step\s*$")                  # Keras predict/evaluate: no metrics
@@ -676,7 +696,7 @@ def clean_stream(text: str, roots=()) -> str:
     text = _cap_lines(relative_paths(_REPR_ID.sub(r"\1\2", "\n".join(lines)), roots)).strip("\n")
     return text + "\n" if text else ""
 
-# %% ../nbs/09_pipeline.ipynb 51
+# %% ../nbs/09_pipeline.ipynb 54
 def shrink_png(b64: str, max_width=MAX_WIDTH) -> str:
     "A base64 PNG at most `max_width` px wide; opaque images lose their alpha and gray ones are stored as gray (lossless)."
     import base64, io
@@ -731,7 +751,7 @@ def clean_outputs(outputs, roots=(), max_width=MAX_WIDTH) -> list:
         if "_raw" in o: o["text"] = clean_stream(o.pop("_raw"), roots)
     return [o for o in out if o.get("output_type") != "stream" or o["text"].strip()]
 
-# %% ../nbs/09_pipeline.ipynb 54
+# %% ../nbs/09_pipeline.ipynb 57
 def match_cells(cells, executed_cells) -> dict:
     "{index in `cells`: index in `executed_cells`} for code cells with the same source, in order (difflib's matching blocks)."
     import difflib
@@ -785,7 +805,7 @@ def find_banner(nb) -> tuple | None:
             if OUTPUTS_TAG in (o.get("metadata") or {}): return i, _text((o.get("data") or {}).get("text/markdown", ""))
     return None
 
-# %% ../nbs/09_pipeline.ipynb 55
+# %% ../nbs/09_pipeline.ipynb 58
 def _banner_cell(cells) -> int | None:
     "Where the banner goes: the parameters cell, else the first code cell after the title that is not hidden or exported."
     i = next((i for i, c in enumerate(cells) if c.get("cell_type") == "code" and "parameters" in (c.get("metadata") or {}).get("tags", [])), None)
@@ -845,7 +865,7 @@ def publish_outputs(profile=None, runs_dir="runs", nbs_dir=None, only=None, max_
         if k in table: table[k] = table[k].astype("Int64")
     return table
 
-# %% ../nbs/09_pipeline.ipynb 60
+# %% ../nbs/09_pipeline.ipynb 63
 def _print_plan(prof, steps):
     _say(f"profile {prof['name']}: {prof.get('description', '')}")
     _say(f"shared parameters: {prof.get('parameters', {})}")
@@ -867,7 +887,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="+", action="extend", metavar="STEP",
                     help="run only these steps: step name, notebook name (03_cnn), number (03) or glob")
     ap.add_argument("--redo", action="store_true", help="run steps whose results files exist too")
-    ap.add_argument("--results", default="results", help="results folder (default: results)")
+    ap.add_argument("--results", default=None, help="results folder (default: results/; for a run on the sample, RUNS/<profile>/results)")
     ap.add_argument("--runs", default="runs", help="executed notebooks go to RUNS/<profile>/ (default: runs)")
     ap.add_argument("--models", default=None, help="model folder (default: RUNS/<profile>/models)")
     ap.add_argument("--nbs", default=None, help="notebooks folder (default: ./nbs or the project's nbs/)")
@@ -896,6 +916,8 @@ def main(argv=None) -> int:
                 return 0
             prof = get_profile(a.profile)
             _print_plan(prof, plan(prof, overrides, a.only, a.results, a.runs, a.models, a.nbs))
+            if on_sample(prof, overrides): _say(f"on the shipped sample: a check of the pipeline, not a measure of accuracy; results go to "
+                                                f"{a.results or default_results_dir(prof, overrides, a.runs)}")
             return 0
         summary = run_profile(a.profile or "smoke", overrides, a.only, a.redo, a.results, a.runs, a.models, a.nbs, a.slow,
                               a.log_output, not a.no_progress, a.kernel, a.skip_missing)
@@ -906,6 +928,9 @@ def main(argv=None) -> int:
         _say("fer-run: interrupted; results written so far stay, the same command resumes")
         return 130
     _say(str(summary))
+    if on_sample(a.profile or "smoke", overrides):
+        _say(f"runs on the shipped sample: a check of the pipeline, not a measure of accuracy; its report: "
+             f"{Path(summary.results_dir) / 'README.md'} (the published results/ and README are untouched)")
     return 0 if summary.ok else 1
 
 if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())
