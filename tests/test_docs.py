@@ -127,6 +127,17 @@ def test_own_notebooks_pass_nbdevs_strict_processing(tmp_path):
     assert "report.html" in out and (tmp_path / "site" / "report.html").exists()
 
 
+def test_readme_api_links_point_to_the_published_site(site):
+    "The README's API links point to the published site (settings.ini's doc_host and doc_baseurl), at pages and anchors the site has."
+    import configparser
+    cfg = configparser.ConfigParser(); cfg.read(ROOT / "settings.ini")
+    url = cfg["DEFAULT"]["doc_host"] + cfg["DEFAULT"]["doc_baseurl"] + "/"
+    links = re.findall(rf"\]\({re.escape(url)}([\w.-]+\.html)(?:#([\w.-]+))?\)", (ROOT / "README.md").read_text())
+    assert len(links) >= 3 and any(a for _, a in links), links
+    for page, anchor in links:
+        assert (site / page).exists(), f"{url}{page}: no such page in the site"
+        if anchor: assert f'id="{anchor}"' in (site / page).read_text(), f"{url}{page}#{anchor}: no such anchor"
+
 # ----------------------------------------------------------------------------------------------- browser ----
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 CHROMEDRIVER = shutil.which("chromedriver")
