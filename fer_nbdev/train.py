@@ -304,7 +304,8 @@ def load_keras(path) -> keras.Model:
     return keras.saving.load_model(p, compile=False)
 
 _TRAIN_ONLY = (keras.layers.RandomFlip, keras.layers.RandomRotation, keras.layers.RandomZoom, keras.layers.RandomTranslation,
-               keras.layers.RandomContrast, keras.layers.RandomBrightness, RandomShearAffine)
+               keras.layers.RandomContrast, keras.layers.RandomBrightness, RandomShearAffine,
+               *(getattr(keras.layers, n) for n in ("RandomErasing", "GaussianNoise") if hasattr(keras.layers, n)))
 
 def _augments(model) -> bool:
     "Whether `model` (or a model nested in it) holds an augmentation layer."
