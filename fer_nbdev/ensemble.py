@@ -37,6 +37,7 @@ class WeightedAverage(keras.layers.Layer):
     def get_config(self): return {**super().get_config(), "member_weights": self.member_weights}
 
 from .train import load_keras   # one loader for every saved fer_nbdev model
+from .train import save_model as save_keras   # inference graphs: no augmentation layers in the file
 
 def average_ensemble(models, weights=None, name="average_ensemble") -> keras.Model:
     "One model on raw faces (48,48,1): `keras.layers.Average` of the members' probabilities (`WeightedAverage` with `weights`)."
@@ -274,7 +275,7 @@ def run_ensemble(name, members, splits, *, weighted=True, tta=None, batch_size=2
         path = None
         if save_model:
             path = model_dir / f"{run}.keras"
-            average_ensemble([m.model for m in ms], None if fitted_on is None else list(w), name=run_key).save(path)
+            save_keras(average_ensemble([m.model for m in ms], None if fitted_on is None else list(w), name=run_key), path)
         notes = (f"average of {len(ms)} members" if fitted_on is None else
                  f"weighted average of {len(ms)} members, weights fitted on {fitted_on} (log-loss): its {fitted_on} score is optimistic")
         rp = write_results(run, model=run_key, metrics=metrics, wall_time_s=time.time() - t0, **common,

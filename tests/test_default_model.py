@@ -64,3 +64,21 @@ def test_loads_with_plain_keras_in_a_fresh_python(tmp_path):
     ours = predict_proba(load_keras(ASSETS / "fer_default.keras"), x)
     assert plain.shape == (64, 7)
     np.testing.assert_allclose(plain, ours, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["cnn", "ensemble"])
+def test_every_saved_model_loads_with_plain_keras(tmp_path, kind):
+    "What train.save_model writes (a CNN with the whole augmentation pipeline and a random crop; an ensemble of two) loads in a Python without fer_nbdev and predicts as the trained model does."
+    from fer_nbdev.models import cnn7
+    from fer_nbdev.ensemble import average_ensemble
+    from fer_nbdev.train import save_model, set_seed
+    set_seed(0)
+    model = cnn7(augment={"erasing": 0.5}, crop=44, seed=0)
+    if kind == "ensemble": model = average_ensemble([model, cnn7(augment=True, seed=1)])
+    path = save_model(model, tmp_path / f"{kind}.keras")
+    x = load_sample().x[:16]
+    np.save(tmp_path / "x.npy", x)
+    r = subprocess.run([sys.executable, "-I", "-c", PLAIN_KERAS, str(path), str(tmp_path / "x.npy"), str(tmp_path / "p.npy")],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600, env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), model.predict(x, verbose=0), atol=1e-5)
