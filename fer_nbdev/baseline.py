@@ -5,7 +5,7 @@
 # %% auto 0
 __all__ = ['mlp_baseline', 'flat', 'get_splits', 'run_baseline']
 
-# %% ../nbs/02_baseline.ipynb 5
+# %% ../nbs/02_baseline.ipynb 7
 import time
 import numpy as np
 from .data import load_fer2013, split_usage, split_stratified

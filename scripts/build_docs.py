@@ -218,6 +218,12 @@ def _exporter(kind: str):
     return MarkdownExporter(config=c, exclude_input_prompt=True, exclude_output_prompt=True)
 
 
+def lower_anchors(body: str) -> str:
+    "Heading anchors in lower case, as Quarto makes them and as nbdev's doc links expect (`predict.html#emotiondetector`); local links to them too."
+    body = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{m.group(1).lower()}"', body)
+    return re.sub(r'href="((?!https?:|mailto:)[^"#]*)#([^"]+)"', lambda m: f'href="{m.group(1)}#{m.group(2).lower()}"', body)
+
+
 def render_page(job: dict) -> dict:
     "Worker: (execute), process with nbdev, clean and render one notebook to an HTML body; never raises unless strict."
     import nbformat
@@ -250,6 +256,7 @@ def render_page(job: dict) -> dict:
         m = re.match(r"#\s+(.*)", first)
         fm = {"title": m.group(1) if m else path.stem}
     body, _ = _exporter("html").from_notebook_node(nbformat.reads(json.dumps(cleaned), as_version=4))
+    body = lower_anchors(body)
     return {"name": path.name, "page": html_name(path.name), "title": str(fm.get("title", path.stem)),
             "description": str(fm.get("description", "") or ""), "body": body, "executed": executed,
             "notes": notes, "seconds": round(time.time() - t0, 1)}

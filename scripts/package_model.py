@@ -1,33 +1,48 @@
 """Ship a trained model as the package's default for prediction, with its provenance.
 
-    python scripts/package_model.py results/cpu-cnn7-usage.json
+    python scripts/package_model.py results/cpu-cnn7-usage.json [--model FILE.keras]
 
-Copies the run's saved `.keras` file (its results file's `model_path`) to fer_nbdev/assets/fer_default.keras
-and writes fer_nbdev/assets/fer_default.json: the run name, model key, the metrics the run recorded on each
-split, hardware, backend, seed and the results file it came from. tests/test_default_model.py checks that
-the shipped file reproduces those metrics.
+Saves the run's model (its results file's `model_path`, or --model: e.g. the shipped file itself, to re-save it) as
+its inference graph (`train.save_model`: no augmentation layers, standard Keras layers only, so plain
+`keras.models.load_model` loads it without importing fer_nbdev) to fer_nbdev/assets/fer_default.keras, and writes
+fer_nbdev/assets/fer_default.json: the run name, model key, the metrics the run recorded on each split, hardware,
+backend, seed and the results file it came from (no machine paths). tests/test_default_model.py checks that the
+shipped file reproduces those metrics, and that it loads and predicts the same in a Python without fer_nbdev.
 """
-import json, shutil, sys
+import argparse, json, os, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "fer_nbdev" / "assets"
 
-def package(results_file):
+
+def package(results_file, model_file=None):
+    from fer_nbdev.results import portable_record, resolve_path
+    from fer_nbdev.train import load_keras, save_model
     rec = json.loads(Path(results_file).read_text())
-    src = Path(rec["model_path"])
-    if not src.is_file(): sys.exit(f"{results_file}: its model file {src} is missing")
-    shutil.copyfile(src, ASSETS / "fer_default.keras")
+    src = Path(model_file) if model_file else resolve_path(rec["model_path"])
+    if not src.is_file(): sys.exit(f"{results_file}: its model file {src} is missing (give one with --model)")
+    model = load_keras(src)
+    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=ASSETS)   # src may be the shipped file itself
+    os.close(fd)
+    save_model(model, tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, ASSETS / "fer_default.keras")
     keep = ("run", "model", "protocol", "params", "epochs", "seed", "backend", "keras_version", "hardware", "data",
             "wall_time_s", "tta", "created")
     prov = {k: rec.get(k) for k in keep}
     prov["accuracy"] = {split: m["accuracy"] for split, m in rec["metrics"].items()}
     prov["macro_f1"] = {split: m["macro_f1"] for split, m in rec["metrics"].items()}
-    prov["results_file"] = str(Path(results_file).resolve().relative_to(ROOT))
-    (ASSETS / "fer_default.json").write_text(json.dumps(prov, indent=1) + "\n")
+    prov["results_file"] = Path(results_file).resolve().relative_to(ROOT).as_posix()
+    prov["saved_as"] = "inference graph (train.save_model): standard Keras layers only, loads without fer_nbdev"
+    (ASSETS / "fer_default.json").write_text(json.dumps(portable_record(prov, [str(ROOT)]), indent=1) + "\n")
     size = (ASSETS / "fer_default.keras").stat().st_size / 1e6
     print(f"fer_default.keras <- {src} ({size:.1f} MB); PrivateTest accuracy {prov['accuracy'].get('PrivateTest')}")
 
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2: sys.exit(__doc__)
-    package(sys.argv[1])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("results_file")
+    ap.add_argument("--model", help="the .keras file to ship (default: the results file's model_path)")
+    a = ap.parse_args()
+    package(a.results_file, a.model)

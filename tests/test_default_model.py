@@ -1,5 +1,5 @@
-"The model shipped in the package: it loads, predicts, and reproduces the metrics its run recorded."
-import json
+"The model shipped in the package: it loads (with plain Keras too), predicts, and reproduces the metrics its run recorded."
+import json, subprocess, sys, zipfile
 import numpy as np
 import pytest
 from fer_nbdev.data import package_dir, load_fer2013, split_usage, load_sample
@@ -37,3 +37,48 @@ def test_reproduces_its_recorded_accuracy():
     for name, part in (("PublicTest", sp.val), ("PrivateTest", sp.test)):
         got = evaluate(model, part)["accuracy"]
         assert abs(got - prov["accuracy"][name]) <= 0.001, (name, got, prov["accuracy"][name])
+
+
+PLAIN_KERAS = """
+import sys, numpy as np, keras
+model = keras.models.load_model(sys.argv[1], compile=False)
+assert model.output_shape == (None, 7), model.output_shape   # one output, not a list of one
+np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
+imported = sorted(m for m in sys.modules if m.split(".")[0] == "fer_nbdev")
+assert not imported, imported
+"""
+
+def test_loads_with_plain_keras_in_a_fresh_python(tmp_path):
+    "In a fresh interpreter that never imports fer_nbdev, plain `keras.models.load_model` loads the shipped file and gives the same probabilities as fer_nbdev does."
+    from fer_nbdev.train import load_keras, predict_proba
+    cfg = zipfile.ZipFile(ASSETS / "fer_default.keras").read("config.json").decode()
+    assert "fer_nbdev" not in cfg and "RandomShearAffine" not in cfg      # standard Keras layers only
+    x = load_sample().x[:64]
+    np.save(tmp_path / "x.npy", x)
+    # -I: no PYTHONPATH, no current folder on the path; the venv's packages only
+    r = subprocess.run([sys.executable, "-I", "-c", PLAIN_KERAS, str(ASSETS / "fer_default.keras"), str(tmp_path / "x.npy"),
+                        str(tmp_path / "p.npy")], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                       env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    plain = np.load(tmp_path / "p.npy")
+    ours = predict_proba(load_keras(ASSETS / "fer_default.keras"), x)
+    assert plain.shape == (64, 7)
+    np.testing.assert_allclose(plain, ours, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["cnn", "ensemble"])
+def test_every_saved_model_loads_with_plain_keras(tmp_path, kind):
+    "What train.save_model writes (a CNN with the whole augmentation pipeline and a random crop; an ensemble of two) loads in a Python without fer_nbdev and predicts as the trained model does."
+    from fer_nbdev.models import cnn7
+    from fer_nbdev.ensemble import average_ensemble
+    from fer_nbdev.train import save_model, set_seed
+    set_seed(0)
+    model = cnn7(augment={"erasing": 0.5}, crop=44, seed=0)
+    if kind == "ensemble": model = average_ensemble([model, cnn7(augment=True, seed=1)])
+    path = save_model(model, tmp_path / f"{kind}.keras")
+    x = load_sample().x[:16]
+    np.save(tmp_path / "x.npy", x)
+    r = subprocess.run([sys.executable, "-I", "-c", PLAIN_KERAS, str(path), str(tmp_path / "x.npy"), str(tmp_path / "p.npy")],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600, env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), model.predict(x, verbose=0), atol=1e-5)

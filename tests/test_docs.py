@@ -127,6 +127,26 @@ def test_own_notebooks_pass_nbdevs_strict_processing(tmp_path):
     assert "report.html" in out and (tmp_path / "site" / "report.html").exists()
 
 
+def test_site_pages_have_the_colab_badge_and_hide_the_colab_cell(site):
+    "Each numbered notebook's page shows its Open-in-Colab badge; its first cell, Colab's set-up, is hidden (#| hide)."
+    for nb in sorted((ROOT / "nbs").glob("[0-9]*.ipynb")):
+        page = re.sub(r"^\d+[a-zA-Z0-9]*_", "", nb.stem.lower()) + ".html"      # as build_docs.html_name names it
+        html = (site / page).read_text()
+        assert "colab-badge.svg" in html and f"blob/main/nbs/{nb.name}" in html, nb.name
+        if nb.name != "10_colab.ipynb": assert "setup_colab" not in html and "git clone" not in html, nb.name
+
+
+def test_readme_api_links_point_to_the_published_site(site):
+    "The README's API links point to the published site (settings.ini's doc_host and doc_baseurl), at pages and anchors the site has."
+    import configparser
+    cfg = configparser.ConfigParser(); cfg.read(ROOT / "settings.ini")
+    url = cfg["DEFAULT"]["doc_host"] + cfg["DEFAULT"]["doc_baseurl"] + "/"
+    links = re.findall(rf"\]\({re.escape(url)}([\w.-]+\.html)(?:#([\w.-]+))?\)", (ROOT / "README.md").read_text())
+    assert len(links) >= 3 and any(a for _, a in links), links
+    for page, anchor in links:
+        assert (site / page).exists(), f"{url}{page}: no such page in the site"
+        if anchor: assert f'id="{anchor}"' in (site / page).read_text(), f"{url}{page}#{anchor}: no such anchor"
+
 # ----------------------------------------------------------------------------------------------- browser ----
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -177,7 +197,9 @@ def test_report_page_in_browser(browser):
     assert tables[0].is_displayed() and tables[0].size["height"] > 100
     # the plots: accuracy by model, confusion matrix, per-class F1, learning curves, all loaded
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)"))
-    imgs = driver.execute_script("return Array.from(document.querySelectorAll('main img')).map(i => [i.naturalWidth, i.naturalHeight])")
+    # the page's own images (not the external Open-in-Colab badge, which an offline machine cannot load)
+    imgs = driver.execute_script("return Array.from(document.querySelectorAll('main img')).filter(i => !/^https?:/.test(i.getAttribute('src')))"
+                                 ".map(i => [i.naturalWidth, i.naturalHeight])")
     assert len(imgs) >= 4 and all(w > 0 and h > 0 for w, h in imgs), imgs
     # sidebar navigation works
     nav = driver.find_elements(By.CSS_SELECTOR, "nav.sidebar a")

@@ -3,7 +3,7 @@
 Runs real notebooks through papermill: the shipped 02_baseline on the sample, and tiny notebooks made here
 (one that fails on purpose). No test reads or writes the project's results/ or runs/.
 """
-import json, shutil, socket, subprocess, sys
+import json, os, re, shutil, socket, subprocess, sys
 from pathlib import Path
 
 import nbformat
@@ -226,3 +226,64 @@ def test_killed_training_step_resumes_where_it_stopped(tmp_path):
     rec = json.loads((tmp_path / "r" / "smoke-cnn4-usage.json").read_text())
     assert rec["epochs"] == 5 and len(rec["history"]["val_accuracy"]) == 5   # the epochs before the kill are in it
     assert not backup.exists()                                                # a finished step leaves no backup
+
+
+def clean_checkout(dst: Path) -> Path:
+    "A clean checkout of this working tree (its tracked files and new ones git does not ignore) as a fresh git repository."
+    root = NBS.parent
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for f in filter(None, files):
+        if (root / f).is_file():
+            (dst / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / f, dst / f)
+    git = lambda *a: subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], cwd=dst, check=True,
+                                    capture_output=True, text=True).stdout
+    git("init", "-q"); git("add", "-A"); git("commit", "-q", "-m", "clean checkout")
+    return dst
+
+
+@pytest.mark.skipif(not shutil.which("git") or not (NBS.parent / ".git").exists(), reason="needs a git checkout")
+def test_smoke_run_on_a_clean_checkout_leaves_the_published_results_alone(tmp_path):
+    "Issue 12: `fer-run --profile smoke`, the README's first command, writes its runs and its own report apart; README, index and results/ stay as they were."
+    repo = clean_checkout(tmp_path / "repo")
+    published = {p.relative_to(repo): p.read_bytes() for p in [repo / "README.md", repo / "nbs" / "index.ipynb",
+                                                                *(repo / "results").rglob("*")] if p.is_file()}
+    r = subprocess.run([sys.executable, "-m", "fer_nbdev.pipeline", "--profile", "smoke", "--no-progress"], cwd=repo,
+                       env={**os.environ, "PYTHONPATH": str(repo), "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True,
+                       text=True, timeout=3600)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    status = subprocess.run(["git", "status", "--porcelain", "--ignored", "--", "README.md", "nbs/index.ipynb", "results"],
+                            cwd=repo, capture_output=True, text=True, check=True).stdout
+    assert status == "", f"the smoke run changed the published results:\n{status}"
+    now = {p.relative_to(repo): p.read_bytes() for p in [repo / "README.md", repo / "nbs" / "index.ipynb",
+                                                          *(repo / "results").rglob("*")] if p.is_file()}
+    assert now == published
+    # its own folder and report, labelled as a check of the pipeline
+    check = repo / "runs" / "smoke" / "results"
+    runs = sorted(check.glob("smoke-*.json"))
+    assert len(runs) >= 10 and all(json.loads(p.read_text())["data"]["source"] == "fer2013_sample.csv.gz" for p in runs)
+    report = (check / "README.md").read_text()
+    assert report.startswith("# Pipeline check on the shipped sample") and "not a measure of accuracy" in report
+    assert re.search(r"\| 4-layer CNN \| \d+\.\d% \|", report)                 # the sample's runs are in it
+    assert "check of the pipeline, not a measure of accuracy" in r.stdout and str(check / "README.md") in r.stdout
+
+
+def test_runs_on_the_sample_are_routed_apart_and_never_publish(tmp_path, capsys):
+    u = tmp_path / "runs"
+    by = {s["step"]: s["parameters"] for s in plan("smoke", only=["02", "07"], runs_dir=u)}
+    assert by["02_baseline-mlp-usage"]["results_dir"] == str((u / "smoke" / "results").absolute())
+    assert by["07_report"]["sample"] is True and by["07_report"]["write_readme"] is False
+    # a full-data profile pointed at the sample by an override is a check too: its report may not refill the README
+    cpu = {s["step"]: s["parameters"] for s in plan("cpu", overrides={"data_path": "sample"}, only=["02", "07"], runs_dir=u)}
+    assert cpu["07_report"]["write_readme"] is False and cpu["07_report"]["sample"] is True
+    assert cpu["02_baseline-mlp-usage"]["results_dir"] == str((u / "cpu" / "results").absolute())
+    # runs on the full data still go to results/ and refill the README
+    full = plan("cpu", only="07_report", runs_dir=u)[0]["parameters"]
+    assert full["results_dir"] == str(Path("results").absolute()) and full["write_readme"] is True and "sample" not in full
+    with pytest.raises(ValueError, match="published"):
+        plan("smoke", results_dir=NBS.parent / "results", runs_dir=u)
+    assert main(["--profile", "smoke", "--results", str(NBS.parent / "results"), "--runs", str(u), "--list"]) == 2
+    assert "published" in capsys.readouterr().out
+    assert main(["--profile", "smoke", "--runs", str(u), "--list"]) == 0
+    assert "not a measure of accuracy" in capsys.readouterr().out

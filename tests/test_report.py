@@ -237,3 +237,23 @@ def test_tta_accuracy_column(tmp_path):
     t = results_table(tmp_path)
     assert t.loc["vgg", "PrivateTest TTA acc"] == pytest.approx(0.7311) and t.loc["vgg", "PrivateTest acc"] == pytest.approx(0.5)
     assert "| 50.0% | 73.1% |" in results_markdown(tmp_path)
+
+
+def test_runs_on_the_sample_are_never_published(results, tmp_path):
+    "Issue 12: a run on the shipped sample stays out of the published table, README and report, wherever it is; the sample's own report holds it."
+    from fer_nbdev.data import load_sample
+    sample = load_sample()
+    write_results("smoke-cnn4-usage", model="cnn4", metrics=metrics(0.9, PROTOCOL_SPLITS["usage"]), params=99, epochs=1,
+                  history={}, seed=0, data={"source": "fer2013_sample.csv.gz", "sha256": sample.checksum(), "n": 168},
+                  wall_time_s=1.0, parameters={"profile": "smoke", "data_path": "sample"}, results_dir=results)
+    assert pd.isna(results_table(results).loc["cnn4", "PrivateTest acc"])
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{RESULTS_START}\n{RESULTS_END}\n")
+    update_readme(results, [readme])
+    row = next(l for l in readme.read_text().splitlines() if l.startswith("| 4-layer CNN |"))
+    assert "90.5%" not in row and row.split("|")[2].strip() == MISSING
+    published = write_report(results, tmp_path / "pub" / "README.md").read_text()
+    assert "smoke-cnn4-usage" not in published and published.startswith("# Results")
+    check = write_report(results, tmp_path / "check" / "README.md", sample=True).read_text()
+    assert check.startswith("# Pipeline check on the shipped sample") and "not a measure of accuracy" in check
+    assert "| 4-layer CNN | 90.5% |" in check and "gpu-cnn7-usage" not in check     # only the sample's runs
