@@ -62,7 +62,7 @@ def explain_recipe(runs) -> list[str]:
         out.append(f"{group}: {verdict}")
     return out
 
-# %% ../nbs/03b_recipe.ipynb 20
+# %% ../nbs/03b_recipe.ipynb 17
 def plot_recipe(runs):
     "Left: each variant's PublicTest gain over the base (points). Right: PublicTest accuracy per epoch of every variant."
     import matplotlib.pyplot as plt
