@@ -287,3 +287,24 @@ def test_runs_on_the_sample_are_routed_apart_and_never_publish(tmp_path, capsys)
     assert "published" in capsys.readouterr().out
     assert main(["--profile", "smoke", "--runs", str(u), "--list"]) == 0
     assert "not a measure of accuracy" in capsys.readouterr().out
+
+
+def test_recipe_gate_stops_cpufull_when_recipe_is_stale(tmp_path):
+    "cpufull runs 03b_recipe after the search: it fails, and the long runs never start, when RECIPE is not the search's choice."
+    from fer_nbdev.results import write_results
+    from fer_nbdev.recipe import choose_recipe
+    def search(best):
+        res = tmp_path / best / "results"
+        for k in pl.RECIPE_VARIANTS:
+            acc = 0.55 if k == best else 0.50
+            write_results(f"cpufull-recipe-{k}", model=f"recipe_{k}", metrics={"PublicTest": {"accuracy": acc},
+                          "PrivateTest": {"accuracy": 0.5}}, params=1, epochs=1, history={"val_accuracy": [acc]}, seed=0,
+                          data={"source": "fer2013.csv.gz", "n": 1}, wall_time_s=1, parameters={}, results_dir=res)
+        return res
+    stale = next(k for k in pl.RECIPE_VARIANTS if k != "base" and choose_recipe(
+        {v: {"metrics": {"PublicTest": {"accuracy": 0.55 if v == k else 0.5}}} for v in pl.RECIPE_VARIANTS}) != pl.RECIPE)
+    res = search(stale)
+    s = run_profile("cpufull", only=["03b_recipe", "03_cnn-resnet-usage"], results_dir=res, runs_dir=tmp_path / "u1",
+                    progress=False)
+    assert s.failed == ["03b_recipe"] and "set RECIPE" in s.steps[0]["error"]
+    assert s.steps[1]["status"] == "not run"                            # the long run never started
