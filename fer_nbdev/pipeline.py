@@ -361,7 +361,7 @@ def _backup_dir(runs_dir, profile, step_name, params) -> Path:
 
 def resume_epoch(backup_dir) -> int:
     "The epochs a step's interrupted training had finished (0 when there is no backup to resume)."
-    try: return int(json.loads((Path(backup_dir) / "training_metadata.json").read_text())["epoch"]) + 1
+    try: return int(json.loads((Path(backup_dir) / "training_metadata.json").read_text())["epoch"])   # Keras: epochs done
     except (OSError, ValueError, KeyError, TypeError): return 0
 
 def _fill(params, **names):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03a_train.ipynb 7
 from __future__ import annotations
-import hashlib, math, time
+import hashlib, json, math, time
 from pathlib import Path
 import numpy as np
 import keras
@@ -14,9 +14,9 @@ from .augment import RandomCenterCrop, RandomShearAffine
 
 # %% auto 0
 __all__ = ['set_seed', 'as_xy', 'one_hot', 'balanced_class_weights', 'make_optimizer', 'use_mixed_precision',
-           'set_compute_policy', 'mix_batch', 'FaceBatches', 'ResumableBackup', 'fit', 'mirror', 'crop_size',
-           'crop_boxes', 'place_crop', 'tta_views', 'predict_proba', 'evaluate', 'load_keras', 'inference_model',
-           'save_model', 'run_experiment', 'plot_history', 'plot_confusion']
+           'set_compute_policy', 'mix_batch', 'FaceBatches', 'ResumableBackup', 'backup_epoch', 'fit', 'mirror',
+           'crop_size', 'crop_boxes', 'place_crop', 'tta_views', 'predict_proba', 'evaluate', 'load_keras',
+           'inference_model', 'save_model', 'run_experiment', 'plot_history', 'plot_confusion']
 
 # %% ../nbs/03a_train.ipynb 9
 def set_seed(seed=0):
@@ -130,13 +130,15 @@ class _SetFeedEpoch(keras.callbacks.Callback):
 
 # %% ../nbs/03a_train.ipynb 17
 class ResumableBackup(keras.callbacks.BackupAndRestore):
-    "Keras' `BackupAndRestore` (weights, optimizer state, epoch), plus what it leaves out: the state of the other callbacks (early stopping with its best weights, the plateau schedule), the layers' random-generator states, the history and the training seconds so far."
+    "Keras' `BackupAndRestore` (weights, optimizer state, epoch; the previous epoch's too, in case a kill truncates the newest), plus what it leaves out: the state of the other callbacks (early stopping with its best weights, the plateau schedule), the layers' random-generator states, the history and the training seconds so far."
     def __init__(self, backup_dir, stateful=(), **kwargs):
-        super().__init__(str(backup_dir), **kwargs)
+        super().__init__(str(backup_dir), double_checkpoint=True, **kwargs)
         self.stateful, self.history, self.resumed_from, self.prior_seconds = list(stateful), {}, 0, 0.0
-        self._state_path = Path(backup_dir) / "fer_state.npz"
+        self._dir = Path(backup_dir)
 
     _FIELDS = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter", "best_weights")
+
+    def _state_path(self, epoch): return self._dir / f"fer_state-{epoch}.npz"
 
     def _seed_states(self):
         return [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
@@ -144,26 +146,44 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)                      # weights, optimizer, epoch (when a backup exists)
         self.history, self.resumed_from, self.prior_seconds, self._t0 = {}, 0, 0.0, time.time()
-        if not self._state_path.exists(): return
-        with np.load(self._state_path, allow_pickle=True) as f: state = f["state"].item()
+        done = backup_epoch(self._dir)                    # the epoch Keras restored (the previous one if the newest was broken)
+        if not done: return
+        state = None
+        for p in (self._state_path(done), self._dir / "fer_state.npz"):   # the second: backups of fer_nbdev ≤ 0.1.0
+            if p.exists():
+                with np.load(p, allow_pickle=True) as f: state = f["state"].item()
+                if int(state["epoch"]) == done: break
+                state = None
+        if state is None:
+            raise FileNotFoundError(f"{self._dir}: the weights of epoch {done} have no fer_state-{done}.npz beside them; "
+                                    "delete the folder to start this training again")
         for cb, saved in zip(self.stateful, state["callbacks"]):
             for k, v in saved.items(): setattr(cb, k, v)
         for v, value in zip(self._seed_states(), state["seeds"]): v.assign(value)
-        self.history, self.resumed_from, self.prior_seconds = state["history"], int(state["epoch"]), float(state["seconds"])
+        self.history, self.resumed_from, self.prior_seconds = state["history"], done, float(state["seconds"])
 
     def on_epoch_end(self, epoch, logs=None):
         for k, v in (logs or {}).items(): self.history.setdefault(k, []).append(float(v))
-        super().on_epoch_end(epoch, logs)                 # writes the weights and the epoch
         state = dict(epoch=epoch + 1, history=self.history, seconds=self.prior_seconds + time.time() - self._t0,
                      callbacks=[{k: getattr(cb, k) for k in self._FIELDS if hasattr(cb, k)} for cb in self.stateful],
                      seeds=[np.asarray(v) for v in self._seed_states()])
-        tmp = self._state_path.with_suffix(".tmp.npz")
+        self._dir.mkdir(parents=True, exist_ok=True)      # this epoch's state first, so any weights on disk have theirs
+        tmp = self._state_path(epoch + 1).with_suffix(".tmp.npz")
         np.savez(tmp, state=np.array(state, dtype=object))
-        tmp.replace(self._state_path)
+        tmp.replace(self._state_path(epoch + 1))
+        super().on_epoch_end(epoch, logs)                 # then the weights and the epoch (the previous kept as .bkp)
+        for p in self._dir.glob("fer_state-*.npz"):       # keep this epoch's and the previous one's
+            if int(p.stem.split("-")[1]) < epoch: p.unlink(missing_ok=True)
 
     def on_train_end(self, logs=None):
-        super().on_train_end(logs)                        # deletes Keras' backup when training finished
-        if self.delete_checkpoint: self._state_path.unlink(missing_ok=True)
+        super().on_train_end(logs)                        # deletes the whole backup folder when training finished
+        if self.delete_checkpoint:
+            for p in self._dir.glob("fer_state-*.npz"): p.unlink(missing_ok=True)
+
+def backup_epoch(backup_dir) -> int:
+    "The epochs finished by the training backed up in `backup_dir` (0 when there is none to resume)."
+    try: return int(json.loads((Path(backup_dir) / "training_metadata.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError): return 0
 
 class _StopAfter(keras.callbacks.Callback):
     "Raise `RuntimeError` at the end of epoch `epoch` (1-based), before the backup of that epoch: an interruption, for testing resumption."

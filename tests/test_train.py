@@ -229,3 +229,22 @@ def test_jax_backend_smoke():
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3"}
     r = subprocess.run([sys.executable, "-c", JAX_SMOKE], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and "OK jax" in r.stdout, f"{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
+
+
+def test_resume_survives_a_backup_truncated_by_the_kill(splits, tmp_path):
+    "A kill while the newest weights are written leaves them truncated: the fit resumes from the epoch before, and ends as if never stopped."
+    kw = dict(epochs=4, batch_size=32, verbose=0, seed=0, schedule="cosine", patience=10, learning_rate=3e-3, mixup=0.2)
+    straight = tiny(crop=44)
+    h_straight = T.fit(straight, splits.train, splits.val, **kw)
+    backup = tmp_path / "backup"
+    with pytest.raises(RuntimeError, match="stopped after epoch 3"):
+        T.fit(tiny(crop=44), splits.train, splits.val, backup_dir=backup, callbacks=[T._StopAfter(3)], **kw)
+    assert T.backup_epoch(backup) == 2 and (backup / "latest.weights.h5.bkp").exists()
+    w = backup / "latest.weights.h5"
+    w.write_bytes(w.read_bytes()[: w.stat().st_size // 3])          # what a SIGKILL mid-write leaves
+    resumed = tiny(crop=44)
+    h = T.fit(resumed, splits.train, splits.val, backup_dir=backup, **kw)
+    assert h.resumed_from == 1                                       # the previous epoch's backup
+    assert h.epoch == h_straight.epoch
+    np.testing.assert_allclose(h.history["val_loss"], h_straight.history["val_loss"], atol=1e-4)
+    for a, b in zip(resumed.get_weights(), straight.get_weights()): np.testing.assert_allclose(a, b, atol=1e-4)
