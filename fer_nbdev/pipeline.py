@@ -101,7 +101,7 @@ PROFILES = {
             *[_S("02_baseline", f"mlp-{p}", [f"mlp-{p}"], protocol=p, max_iter=300) for p in ("usage", "stratified")],
             *[_S("03_cnn", f"recipe-{k}", [f"recipe-{k}"], run_name=f"recipe-{k}", model_key=f"recipe_{k}", epochs=RECIPE_EPOCHS, **{**RECIPE_BASE, **v})
               for k, (_, v) in RECIPE_VARIANTS.items()],
-            _S("03b_recipe"),   # the gate: fails (and stops the run) unless RECIPE is what the search chose
+            _S("03b_recipe", always=True),   # the gate, run every time: fails (and stops the run) unless RECIPE is what the search chose
             _S("03_cnn", "resnet-usage", ["resnet-usage"], epochs=40, tta=_TTA, **RECIPE),
             *[_S("03_cnn", f"{m}-{p}", [f"{m}-{p}"], epochs=20, tta=_TTA, publish=(m, p) == ("cnn7", "usage"),
                  **{**RECIPE, "model_name": m, "protocol": p}) for m in ("cnn7", "cnn4") for p in ("usage", "stratified")],

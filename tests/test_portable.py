@@ -26,7 +26,8 @@ def committed(*patterns) -> list[Path]:
 def absolute_strings(obj, where=""):
     "(where, string) for every string in a JSON value that is an absolute path or holds one."
     if isinstance(obj, dict):
-        for k, v in obj.items(): yield from absolute_strings(v, f"{where}.{k}")
+        for k, v in obj.items():
+            if not str(k).startswith("image/"): yield from absolute_strings(v, f"{where}.{k}")   # base64 pixels, not paths
     elif isinstance(obj, list):
         for i, v in enumerate(obj): yield from absolute_strings(v, f"{where}[{i}]")
     elif isinstance(obj, str) and ABS.search(obj):
@@ -100,3 +101,9 @@ def test_the_one_off_script_rewrites_paths_and_nothing_else(tmp_path):
     assert new == {**rec, "data": {**rec["data"], "source": "fer2013.csv.gz"}, "model_path": "runs/cpu/models/m.keras",
                    "hparams_path": "results/cpu-tuning/h.json"}
     assert portable_record(new) == new                                # a second pass changes nothing
+
+
+def test_the_detector_reads_paths_not_pictures():
+    "A base64 PNG often holds '/work'-like runs of characters: image outputs are pixels, never paths; text outputs are checked."
+    out = {"data": {"image/png": "iVBORw0KGgo/work/abc/home/x==", "text/plain": "/work/main/results/x.json"}}
+    assert [w for w, _ in absolute_strings(out)] == [".data.text/plain"]
