@@ -4,7 +4,6 @@
 
 # %% ../nbs/03b_recipe.ipynb 7
 from __future__ import annotations
-import json
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -39,23 +38,25 @@ def recipe_table(runs) -> pd.DataFrame:
             for k, (g, c) in RECIPE_VARIANTS.items() if k in runs]
     return pd.DataFrame(rows).set_index("variant")
 
+def _best_by_choice(runs, variants=RECIPE_VARIANTS):
+    "(choice, its variant with the best PublicTest accuracy) for every choice with a run; the base is no choice."
+    for group in dict.fromkeys(g for g, _ in variants.values() if g != "base"):
+        ks = [k for k, (g, _) in variants.items() if g == group and k in runs]
+        if ks: yield group, max(ks, key=lambda k: _acc(runs[k]))
+
 def choose_recipe(runs, base=RECIPE_BASE, variants=RECIPE_VARIANTS) -> dict:
     "The base recipe with, for each choice, the change of the variant with the best PublicTest accuracy, where it beats the base."
     missing = [k for k in variants if k not in runs]
     if missing: raise ValueError(f"the recipe search has not run {', '.join(missing)} yet: `fer-run --profile cpufull`")
     chosen, best = dict(base), _acc(runs["base"])
-    for group in dict.fromkeys(g for g, _ in variants.values() if g != "base"):
-        k = max((k for k, (g, _) in variants.items() if g == group), key=lambda k: _acc(runs[k]))
+    for _, k in _best_by_choice(runs, variants):
         if _acc(runs[k]) > best: chosen.update(variants[k][1])
     return chosen
 
 def explain_recipe(runs) -> list[str]:
     "A sentence per choice: which option won on PublicTest, by how many points, from the results files."
     base, out = _acc(runs["base"]), []
-    for group in dict.fromkeys(g for g, _ in RECIPE_VARIANTS.values() if g != "base"):
-        ks = [k for k, (g, _) in RECIPE_VARIANTS.items() if g == group and k in runs]
-        if not ks: continue
-        k = max(ks, key=lambda k: _acc(runs[k]))
+    for group, k in _best_by_choice(runs):
         gain = 100 * (_acc(runs[k]) - base)
         verdict = (f"'{k}' ({_change(RECIPE_VARIANTS[k][1])}) wins: {100 * _acc(runs[k]):.1f}% PublicTest, {gain:+.1f} points over the base"
                    if gain > 0 else f"the base wins: {100 * base:.1f}% PublicTest, '{k}' {gain:+.1f} points")
