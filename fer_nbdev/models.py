@@ -10,7 +10,7 @@ from .data import EMOTIONS, IMAGE_SIZE
 from .augment import augmentation
 
 # %% auto 0
-__all__ = ['MODELS', 'cnn4', 'cnn7', 'vgg_fer', 'resnet_fer', 'build_model']
+__all__ = ['MODELS', 'cnn4', 'cnn7', 'vgg_fer', 'resnet_fer', 'mini_xception', 'build_model']
 
 # %% ../nbs/03_cnn.ipynb 8
 def _augment_layer(augment=None, crop=None, seed=None):
@@ -100,7 +100,28 @@ def resnet_fer(num_classes=len(EMOTIONS), augment=None, crop=None, widths=(64, 1
     x = layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inp, layers.Activation("softmax", dtype="float32", name="probs")(x), name=name)
 
-MODELS = {"cnn4": cnn4, "cnn7": cnn7, "vgg": vgg_fer, "resnet": resnet_fer}
+# %% ../nbs/03_cnn.ipynb 20
+def mini_xception(num_classes=len(EMOTIONS), augment=None, crop=None, widths=(16, 32, 64, 128), stem=8, dropout=0.0,
+                  batch_norm=True, seed=None, name="mini_xception") -> keras.Model:
+    "Mini-Xception (Arriaga et al. 2017): two 3×3 convolutions of `stem` channels, then per width a residual module of two depthwise-separable 3×3 convolutions and a strided 3×3 max-pool (shortcut: a strided 1×1 convolution), global average pooling, softmax."
+    inp, x = _inputs(augment, crop, seed)
+    for _ in range(2): x = _conv(x, stem, batch_norm)
+    for w in widths:
+        r = layers.Conv2D(w, 1, strides=2, padding="same", use_bias=not batch_norm)(x)
+        if batch_norm: r = _bn(batch_norm)(r)
+        x = layers.SeparableConv2D(w, 3, padding="same", use_bias=not batch_norm)(x)
+        if batch_norm: x = _bn(batch_norm)(x)
+        x = layers.Activation("relu")(x)
+        x = layers.SeparableConv2D(w, 3, padding="same", use_bias=not batch_norm)(x)
+        if batch_norm: x = _bn(batch_norm)(x)
+        x = layers.Add()([layers.MaxPooling2D(3, strides=2, padding="same")(x), r])
+    x = layers.GlobalAveragePooling2D()(x)
+    if dropout: x = layers.Dropout(dropout)(x)
+    x = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inp, layers.Activation("softmax", dtype="float32", name="probs")(x), name=name)
+
+# %% ../nbs/03_cnn.ipynb 23
+MODELS = {"cnn4": cnn4, "cnn7": cnn7, "vgg": vgg_fer, "resnet": resnet_fer, "mini_xception": mini_xception}
 
 def build_model(name, **kwargs) -> keras.Model:
     "Build the model `name` (a key of `MODELS`) with the builder's keyword arguments (augment, crop, dropout, ...)."

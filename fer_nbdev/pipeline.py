@@ -102,6 +102,9 @@ PROFILES = {
             *[_S("03_cnn", f"recipe-{k}", [f"recipe-{k}"], run_name=f"recipe-{k}", model_key=f"recipe_{k}", epochs=RECIPE_EPOCHS, **{**RECIPE_BASE, **v})
               for k, (_, v) in RECIPE_VARIANTS.items()],
             _S("03b_recipe", always=True),   # the gate, run every time: fails (and stops the run) unless RECIPE is what the search chose
+            # the fast network for prediction on a CPU (08_predict times it beside `fer`): small, so 44-px crops
+            _S("03_cnn", "mini_xception-usage", ["mini_xception-usage"], epochs=40, tta=["flip", "tencrop"],
+               **{**RECIPE, "model_name": "mini_xception", "crop": 44}),
             _S("03_cnn", "resnet-usage", ["resnet-usage"], epochs=40, tta=_TTA, **RECIPE),
             *[_S("03_cnn", f"{m}-{p}", [f"{m}-{p}"], epochs=20, tta=_TTA, publish=(m, p) == ("cnn7", "usage"),
                  **{**RECIPE, "model_name": m, "protocol": p}) for m in ("cnn7", "cnn4") for p in ("usage", "stratified")],

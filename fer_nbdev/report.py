@@ -63,7 +63,8 @@ MODEL_NAMES = {
     "mlp": "MLP baseline", "cnn4": "4-layer CNN", "cnn7": "7-layer CNN", "tuned_cnn": "Tuned CNN (Bayesian optimisation)",
     "cnn7_x10": "7-layer CNN ×10 ensemble", "inceptionv3": "InceptionV3", "resnet50": "ResNet50", "vgg16": "VGG16",
     "avg_ensemble": "Average ensemble (ResNet50 + tuned CNN + VGG16)",
-    "vgg": "VGG-style net, 48 px (beyond the study)", "resnet": "Small ResNet, 40 px crops (beyond the study)", "best_ensemble": "Best ensemble (beyond the study)",
+    "vgg": "VGG-style net, 48 px (beyond the study)", "resnet": "Small ResNet, 40 px crops (beyond the study)",
+    "mini_xception": "Mini-Xception, 44 px crops (fast prediction; beyond the study)", "best_ensemble": "Best ensemble (beyond the study)",
 }
 TRANSFER_MODELS = ("inceptionv3", "resnet50", "vgg16")   # models with a pretrained (ImageNet) base
 PROFILES = ("smoke", "nb", "cpu", "cpufull", "gpu")                  # weakest to strongest

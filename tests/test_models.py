@@ -40,7 +40,7 @@ def test_vgg_is_the_larger_network():
 
 
 def test_registry():
-    assert set(MODELS) == {"cnn4", "cnn7", "vgg", "resnet"}
+    assert set(MODELS) == {"cnn4", "cnn7", "vgg", "resnet", "mini_xception"}
     assert build_model("cnn7").name == "cnn7"
     with pytest.raises(ValueError, match="unknown model"): build_model("resnet50")
 
