@@ -13,11 +13,11 @@ from .data import EMOTIONS, IMAGE_SIZE, package_dir
 
 # %% auto 0
 __all__ = ['IMAGE_EXTS', 'CASCADE', 'BLAZEFACE', 'DETECTORS', 'DEFAULT_DETECTOR', 'BLAZE_TO_HAAR', 'PHOTO_FACES',
-           'NO_FACE_PHOTOS', 'DETECTION_CASES', 'PADDING', 'DEFAULT_MODEL', 'RUNTIMES', 'EMOTION_COLORS', 'VIDEO_EXTS',
-           'ImageError', 'load_image', 'to_gray', 'find_faces', 'runtime_cache', 'find_faces_blazeface', 'detect_faces',
-           'detection_set', 'match_boxes', 'crop_faces', 'load_models', 'demo_model', 'fold_batchnorm', 'model_key',
-           'export_onnx', 'OnnxModel', 'onnx_model', 'onnx_int8_model', 'Face', 'EmotionDetector', 'annotate',
-           'plot_emotions', 'VideoError', 'open_video', 'video_rows', 'main']
+           'NO_FACE_PHOTOS', 'DETECTION_CASES', 'PADDING', 'DEFAULT_MODEL', 'PACKAGED_MODELS', 'RUNTIMES',
+           'EMOTION_COLORS', 'VIDEO_EXTS', 'ImageError', 'load_image', 'to_gray', 'find_faces', 'runtime_cache',
+           'find_faces_blazeface', 'detect_faces', 'detection_set', 'match_boxes', 'crop_faces', 'load_models',
+           'demo_model', 'fold_batchnorm', 'model_key', 'export_onnx', 'OnnxModel', 'onnx_model', 'onnx_int8_model',
+           'Face', 'EmotionDetector', 'annotate', 'plot_emotions', 'VideoError', 'open_video', 'video_rows', 'main']
 
 # %% ../nbs/08_predict.ipynb 9
 class ImageError(ValueError):
@@ -415,6 +415,7 @@ def crop_faces(image, boxes, padding=PADDING, *, bgr=False) -> np.ndarray:
 
 # %% ../nbs/08_predict.ipynb 46
 DEFAULT_MODEL = package_dir() / "assets" / "fer_default.keras"
+PACKAGED_MODELS = {"default": DEFAULT_MODEL, "fast": package_dir() / "assets" / "fer_fast.keras"}   # each with a .json of its run beside it
 
 def _check_model(m, name):
     shape = tuple(m.input_shape) if not isinstance(m.input_shape, list) else None
@@ -427,7 +428,7 @@ def _check_model(m, name):
     return m
 
 def load_models(model=None) -> list:
-    "Keras models from `model`: None (the packaged model), a .keras path, a `keras.Model`, or a list of them (an ensemble)."
+    "Keras models from `model`: None (the packaged default model), a name of `PACKAGED_MODELS` (\"default\", \"fast\"), a .keras path, a `keras.Model`, or a list of them (an ensemble)."
     import keras
     if model is None:
         if not DEFAULT_MODEL.is_file():
@@ -436,6 +437,12 @@ def load_models(model=None) -> list:
                 "Pass a trained model: EmotionDetector(model='path/to/model.keras'), or `fer-predict --model path/to/model.keras ...`; "
                 "the model notebooks save .keras files in their model_dir, and demo_model() trains a (poor) one in seconds.")
         model = DEFAULT_MODEL
+    if isinstance(model, str) and model in PACKAGED_MODELS:
+        if not PACKAGED_MODELS[model].is_file():
+            shipped = [k for k, f in PACKAGED_MODELS.items() if f.is_file()]
+            raise FileNotFoundError(f"the packaged model {model!r} ({PACKAGED_MODELS[model].name}) is not in this install; "
+                                    f"it ships {shipped or 'none'}: pass one of those or a .keras file")
+        model = PACKAGED_MODELS[model]
     if isinstance(model, (list, tuple)):
         if not model: raise ValueError("an empty list of models")
         return [m for x in model for m in load_models(x)]
@@ -954,7 +961,7 @@ def _parser():
     p.add_argument("--whole-image", action="store_true",
                    help="where no face is found, classify the whole image (centre square); such entries are marked whole_image")
     p.add_argument("--model", action="append", metavar="PATH",
-                   help="a .keras model (repeat for an ensemble; default: the packaged model)")
+                   help="a .keras model, or a packaged one by name: default, fast (repeat for an ensemble; default: the packaged default model)")
     p.add_argument("--json", metavar="FILE", help="write all results as JSON")
     p.add_argument("--csv", metavar="FILE", help="write one row per face (and per file without a face or failing) as CSV")
     p.add_argument("--annotate", metavar="DIR", help="save copies of the images (and videos) with boxes and emotions drawn")

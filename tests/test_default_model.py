@@ -1,4 +1,4 @@
-"The model shipped in the package: it loads (with plain Keras too), predicts, and reproduces the metrics its run recorded."
+"The models shipped in the package (default, and fast where shipped): each loads (with plain Keras too), predicts, and reproduces the metrics its run recorded."
 import json, subprocess, sys, zipfile
 import numpy as np
 import pytest
@@ -6,19 +6,28 @@ from fer_nbdev.data import package_dir, load_fer2013, split_usage, load_sample
 from conftest import FULL_DATA, needs_full_data
 
 ASSETS = package_dir() / "assets"
-pytestmark = pytest.mark.skipif(not (ASSETS / "fer_default.keras").is_file(), reason="no packaged default model")
+SHIPPED = [n for n in ("default", "fast") if (ASSETS / f"fer_{n}.keras").is_file()]
+pytestmark = pytest.mark.skipif(not SHIPPED, reason="no packaged model")
+shipped = pytest.mark.parametrize("name", SHIPPED)
 
-def provenance(): return json.loads((ASSETS / "fer_default.json").read_text())
+def provenance(name): return json.loads((ASSETS / f"fer_{name}.json").read_text())
 
-def test_loads_and_predicts():
+def test_the_default_is_shipped_and_names_match_the_library():
+    from fer_nbdev.predict import PACKAGED_MODELS, DEFAULT_MODEL
+    assert "default" in SHIPPED and PACKAGED_MODELS["default"] == DEFAULT_MODEL
+    assert {n: ASSETS / f"fer_{n}.keras" for n in ("default", "fast")} == PACKAGED_MODELS
+
+@shipped
+def test_loads_and_predicts(name):
     from fer_nbdev.predict import EmotionDetector
-    det = EmotionDetector()
+    det = EmotionDetector(name)
     p = det.classify(load_sample().images[:16])
     assert p.shape == (16, 7)
     np.testing.assert_allclose(p.sum(1), 1, atol=1e-4)
 
-def test_provenance_names_a_real_run():
-    prov = provenance()
+@shipped
+def test_provenance_names_a_real_run(name):
+    prov = provenance(name)
     for k in ("run", "model", "hardware", "backend", "seed", "wall_time_s", "accuracy", "results_file"):
         assert k in prov, k
     from conftest import ROOT
@@ -26,14 +35,15 @@ def test_provenance_names_a_real_run():
     assert rec["run"] == prov["run"] and rec["metrics"]["PrivateTest"]["accuracy"] == prov["accuracy"]["PrivateTest"]
 
 @needs_full_data
-def test_reproduces_its_recorded_accuracy():
+@shipped
+def test_reproduces_its_recorded_accuracy(name):
     "On CPU with this machine's backend, the shipped file gives its run's PrivateTest and PublicTest accuracy within 0.1 point."
     import keras
     from fer_nbdev.train import evaluate
     import fer_nbdev.augment  # registers the custom layers the saved model uses
-    model = keras.saving.load_model(ASSETS / "fer_default.keras")
+    model = keras.saving.load_model(ASSETS / f"fer_{name}.keras")
     sp = split_usage(load_fer2013(FULL_DATA))
-    prov = provenance()
+    prov = provenance(name)
     for name, part in (("PublicTest", sp.val), ("PrivateTest", sp.test)):
         got = evaluate(model, part)["accuracy"]
         assert abs(got - prov["accuracy"][name]) <= 0.001, (name, got, prov["accuracy"][name])
@@ -48,20 +58,21 @@ imported = sorted(m for m in sys.modules if m.split(".")[0] == "fer_nbdev")
 assert not imported, imported
 """
 
-def test_loads_with_plain_keras_in_a_fresh_python(tmp_path):
+@shipped
+def test_loads_with_plain_keras_in_a_fresh_python(tmp_path, name):
     "In a fresh interpreter that never imports fer_nbdev, plain `keras.models.load_model` loads the shipped file and gives the same probabilities as fer_nbdev does."
     from fer_nbdev.train import load_keras, predict_proba
-    cfg = zipfile.ZipFile(ASSETS / "fer_default.keras").read("config.json").decode()
+    cfg = zipfile.ZipFile(ASSETS / f"fer_{name}.keras").read("config.json").decode()
     assert "fer_nbdev" not in cfg and "RandomShearAffine" not in cfg      # standard Keras layers only
     x = load_sample().x[:64]
     np.save(tmp_path / "x.npy", x)
     # -I: no PYTHONPATH, no current folder on the path; the venv's packages only
-    r = subprocess.run([sys.executable, "-I", "-c", PLAIN_KERAS, str(ASSETS / "fer_default.keras"), str(tmp_path / "x.npy"),
+    r = subprocess.run([sys.executable, "-I", "-c", PLAIN_KERAS, str(ASSETS / f"fer_{name}.keras"), str(tmp_path / "x.npy"),
                         str(tmp_path / "p.npy")], cwd=tmp_path, capture_output=True, text=True, timeout=600,
                        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr[-3000:]
     plain = np.load(tmp_path / "p.npy")
-    ours = predict_proba(load_keras(ASSETS / "fer_default.keras"), x)
+    ours = predict_proba(load_keras(ASSETS / f"fer_{name}.keras"), x)
     assert plain.shape == (64, 7)
     np.testing.assert_allclose(plain, ours, atol=1e-5)
 

@@ -353,6 +353,19 @@ def test_model_errors(tmp_path):
     with pytest.raises(ValueError, match="bad.keras: cannot load"): load_models(tmp_path / "bad.keras")
 
 
+def test_packaged_models_by_name(model_path, tmp_path, monkeypatch):
+    "A packaged model is picked by its name (here a stand-in file); a name this install does not ship is a clear error, and fer-predict takes the name too."
+    monkeypatch.setitem(P.PACKAGED_MODELS, "fast", tmp_path / "fer_fast.keras")
+    with pytest.raises(FileNotFoundError, match="'fast' .*fer_fast.keras.* not in this install"): load_models("fast")
+    assert main([str(HOPPER), "--model", "fast", "--quiet", "--detector", "blazeface"]) == 2
+    import shutil
+    shutil.copy(model_path, tmp_path / "fer_fast.keras")
+    [m] = load_models("fast")
+    x = load_sample().images[:4][..., None]
+    np.testing.assert_allclose(m.predict_on_batch(x), load_models(model_path)[0].predict_on_batch(x), atol=1e-6)
+    assert main([str(HOPPER), "--model", "fast", "--quiet", "--json", str(tmp_path / "out.json")]) == 0
+
+
 def test_default_model():
     if DEFAULT_MODEL.is_file():
         d = EmotionDetector()
