@@ -3,10 +3,11 @@
 and Haar); one photo end to end (the default detector and runtime); and the same measured for `fer` when a Python that
 has it is given. The ratios printed at the end are what to read: the machine may be shared.
 
-    python benchmarks/bench_predict.py [--model PATH] [--faces 2048] [--reps 3] [--fer-python PATH] [--markdown]
+    python benchmarks/bench_predict.py [--model PATH] [--fast-model PATH] [--faces 2048] [--reps 3] [--fer-python PATH] [--markdown]
 
 The model: --model, else the packaged fer_default.keras if this build ships one, else a freshly built (untrained)
-fer_nbdev.models.cnn7: speed does not depend on training. Every timing is the best of --reps runs (classification:
+fer_nbdev.models.cnn7: speed does not depend on training. The fast model (`--model fast`, a mini-Xception), timed in
+the same loop: --fast-model, else the packaged fer_fast.keras, else an untrained mini_xception with a 44-px crop. Every timing is the best of --reps runs (classification:
 the runtimes interleaved, so a shared machine's load hits them alike), latencies the median of 30 calls; the CPU time
 (all threads, this process) is printed beside the wall time. `fer` needs TensorFlow and would pull torch
 (facenet-pytorch) into this venv, so it runs from another venv (default /tmp/fer_venv, or $FER_PYTHON); the project
@@ -102,6 +103,15 @@ def pick_model(arg, tmp):
     return path, what
 
 
+def pick_fast_model(arg, tmp):
+    from fer_nbdev.predict import PACKAGED_MODELS
+    if arg: return Path(arg), "given"
+    if PACKAGED_MODELS["fast"].is_file(): return PACKAGED_MODELS["fast"], "packaged"
+    from fer_nbdev.models import mini_xception
+    from fer_nbdev.train import save_model
+    return save_model(mini_xception(crop=44), Path(tmp) / "fast.keras"), "fer_nbdev.models.mini_xception, 44-px crop, untrained"
+
+
 def test_images(tmp):
     "Real photos in files: the portrait (1 face), a composite of 6 FER faces, the portrait enlarged to 3000×2560."
     import cv2, matplotlib.cbook
@@ -167,7 +177,7 @@ def latency(f, n=30):
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model"); ap.add_argument("--faces", type=int, default=2048)
+    ap.add_argument("--model"); ap.add_argument("--fast-model"); ap.add_argument("--faces", type=int, default=2048)
     ap.add_argument("--fer-python"); ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--markdown", action="store_true", help="also print the comparison as a markdown table")
     ap.add_argument("--accuracy", action="store_true", help="also score both packages' models on FER2013's PrivateTest (needs the full data)")
@@ -181,19 +191,23 @@ if __name__ == "__main__":
     kdet = EmotionDetector(det.models, runtime="keras")                # Keras, batch norms folded
     q8 = EmotionDetector(det.models, runtime="onnx-int8")              # the 8-bit option
     haar = EmotionDetector(det.models, detector="haar")
+    fast_path, fast_what = pick_fast_model(a.fast_model, tmp)
+    fdet = EmotionDetector(fast_path); f8 = EmotionDetector(fdet.models, runtime="onnx-int8")
     m = det.models[0]
     print(f"{os.cpu_count()} cores, keras {keras.__version__} on {keras.backend.backend()}; model {model_path.name} "
           f"({what}, {m.count_params():,} parameters); runtime {det.runtimes_used}; detector {DEFAULT_DETECTOR}")
+    print(f"fast model {fast_path.name} ({fast_what}, {fdet.models[0].count_params():,} parameters); runtime {fdet.runtimes_used}")
     faces = np.resize(load_sample().images, (a.faces, 48, 48))
     hopper, images = test_images(tmp)
     x = faces[..., None]
     lite = litert_classifier(m, tmp)
-    fs = {"onnx": lambda: det.classify(faces), "keras": lambda: kdet.classify(faces), "onnx-int8": lambda: q8.classify(faces)}
+    fs = {"onnx": lambda: det.classify(faces), "keras": lambda: kdet.classify(faces), "onnx-int8": lambda: q8.classify(faces),
+          "fast": lambda: fdet.classify(faces), "fast-int8": lambda: f8.classify(faces)}
     if lite is not None: fs["litert"] = lambda: batched(lite, x)
     for f in fs.values(): f()
     cls = interleaved(fs, a.reps)
-    ref = kdet.classify(faces)
     plain = np.asarray(batched(lambda b: m.predict_on_batch(b), x), np.float32)
+    plain_fast = np.asarray(batched(lambda b: fdet.models[0].predict_on_batch(b), x), np.float32)
     one = EmotionDetector(det.models, batch_size=1); one_k = EmotionDetector(det.models, batch_size=1, runtime="keras")
     one.classify(faces[:2]); one_k.classify(faces[:2])
     t_one, _, _ = best_of(lambda: one.classify(faces[:128]), a.reps)
@@ -205,14 +219,16 @@ if __name__ == "__main__":
     n_found = sum(map(len, res))
     lat, lat_cpu = latency(lambda: det.detect_emotions(hopper))
     lat_h, _ = latency(lambda: haar.detect_emotions(hopper))
+    lat_f, _ = latency(lambda: fdet.detect_emotions(hopper))
     fps = {k: a.faces / v[0] for k, v in cls.items()}
     ours = {"faces_per_s": fps["onnx"], "images_per_s": len(images) / t_e2e, "latency_s": lat}
     print(f"\nfer_nbdev (wall time, best of {a.reps}; CPU time of all threads in brackets)")
     for k, label in (("onnx", "ONNX Runtime (default)"), ("keras", "Keras, batch norms folded"), ("litert", "LiteRT (TFLite)"),
-                     ("onnx-int8", "ONNX Runtime, int8 (option)")):
+                     ("onnx-int8", "ONNX Runtime, int8 (option)"), ("fast", "fast model, ONNX Runtime"), ("fast-int8", "fast model, ONNX int8")):
         if k in cls:
+            ref = plain_fast if k.startswith("fast") else plain
             print(f"  classification, {label:<26}: {fps[k]:8.0f} faces/s  [{1e3 * cls[k][1] / a.faces:.2f} ms CPU/face]"
-                  f"   onnx/this = {fps['onnx'] / fps[k]:.2f}x; max |Δp| vs Keras {np.abs(cls[k][2] - plain).max():.1e}")
+                  f"   onnx/this = {fps['onnx'] / fps[k]:.2f}x; max |Δp| vs Keras {np.abs(cls[k][2] - ref).max():.1e}")
     print(f"  classification, one face a call : ONNX {128 / t_one:6.0f} faces/s, Keras {128 / t_one_k:6.0f} faces/s"
           f"   onnx/keras = {t_one_k / t_one:.1f}x")
     print(f"  face detection alone, one photo : BlazeFace {1000 * t_bf:6.1f} ms [{1000 * c_bf:.1f} ms CPU], "
@@ -222,6 +238,7 @@ if __name__ == "__main__":
     print(f"  one photo end to end (latency)  : {1000 * lat:8.1f} ms median [{1000 * lat_cpu:.1f} ms CPU] "
           f"(grace_hopper.jpg 512×600, BlazeFace + ONNX; with Haar {1000 * lat_h:.1f} ms)   target ≤ 25 ms: "
           f"{'met' if lat <= 0.025 else 'MISSED'}")
+    print(f"  one photo, the fast model       : {1000 * lat_f:8.1f} ms median")
 
     py = find_fer_python(a.fer_python)
     if py is None:
@@ -237,7 +254,8 @@ if __name__ == "__main__":
         else:
             test = full[full.usage == "PrivateTest"]
             np.savez(Path(tmp) / "test.npz", x=test.images, y=test.labels); extra = [str(Path(tmp) / "test.npz")]
-            for k, d in (("onnx", det), ("onnx-int8", q8)): acc[k] = float((d.classify(test.images).argmax(1) == test.labels).mean())
+            for k, d in (("onnx", det), ("onnx-int8", q8), ("fast", fdet), ("fast-int8", f8)):
+                acc[k] = float((d.classify(test.images).argmax(1) == test.labels).mean())
     r = subprocess.run([py, "-c", FER_SCRIPT, str(Path(tmp) / "faces.npy"), json.dumps(images), str(hopper), str(a.reps), *extra],
                        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     line = next((l for l in r.stdout.splitlines() if l.startswith("RESULT ")), None)
@@ -249,7 +267,8 @@ if __name__ == "__main__":
     lat2, _ = latency(lambda: det.detect_emotions(hopper))
     print(f"\nfer {fer['fer_version']} ({py}; its own 64×64 CNN, {fer['params']:,} parameters, Haar cascade with minimum face 50 px)")
     if acc:
-        print(f"  PrivateTest accuracy: fer {fer['accuracy']:.1%}; fer_nbdev {acc['onnx']:.1%} (float), {acc['onnx-int8']:.1%} (int8)"
+        print(f"  PrivateTest accuracy: fer {fer['accuracy']:.1%}; fer_nbdev {acc['onnx']:.1%} (float), {acc['onnx-int8']:.1%} (int8); "
+              f"fast model {acc['fast']:.1%} (float), {acc['fast-int8']:.1%} (int8)"
               "  (fer's model may have been trained on PrivateTest: its authors split FER2013 their own way)")
     print(f"  (fer_nbdev measured again after fer: {a.faces / again:.0f} faces/s, {1000 * lat2:.1f} ms per photo: "
           f"the load changed by {again / cls['onnx'][0]:.2f}x, {lat2 / lat:.2f}x)")
@@ -260,24 +279,29 @@ if __name__ == "__main__":
         r_img = ours['images_per_s'] / fer[key + '_images_per_s']
         r_lat = fer[key + '_latency_s'] / ours['latency_s']
         r_q8 = fps['onnx-int8'] / fer[key + '_faces_per_s']
-        print(f"    classification      : {fer[key + '_faces_per_s']:8.0f} faces/s    fer_nbdev/fer = {r_cls:5.2f}x (int8 option: {r_q8:.2f}x)"
+        r_fast, r_fast8 = fps['fast'] / fer[key + '_faces_per_s'], fps['fast-int8'] / fer[key + '_faces_per_s']
+        print(f"    classification      : {fer[key + '_faces_per_s']:8.0f} faces/s    fer_nbdev/fer = {r_cls:5.2f}x (int8 option: {r_q8:.2f}x; "
+              f"fast model {r_fast:.2f}x, int8 {r_fast8:.2f}x)"
               f"   [{1e3 * fer[key + '_cpu_per_face']:.2f} ms CPU/face: fer_nbdev/fer = {fer[key + '_cpu_per_face'] / (cls['onnx'][1] / a.faces):.2f}x]")
         print(f"    detect + classify   : {fer[key + '_images_per_s']:8.1f} images/s   fer_nbdev/fer = {r_img:5.2f}x"
               f"   ({fer[key + '_faces_found']} faces found)")
         print(f"    latency, one photo  : {1000 * fer[key + '_latency_s']:8.1f} ms         fer/fer_nbdev = {r_lat:5.2f}x")
         rows.append((f"fer {fer['fer_version']}, {'TFLite (its default)' if key == 'tflite' else 'Keras'}",
-                     fer[key + '_faces_per_s'], fer[key + '_images_per_s'], 1000 * fer[key + '_latency_s'], r_cls, r_img, r_lat, r_q8))
+                     fer[key + '_faces_per_s'], fer[key + '_images_per_s'], 1000 * fer[key + '_latency_s'], r_cls, r_img, r_lat, r_q8,
+                     r_fast, r_fast8))
     print("\n(ratios > 1: fer_nbdev faster. The models differ in size, so classification speed compares packages, not"
           " architectures; end to end, fer_nbdev also searches big photos at 1024 px where fer searches them whole.)")
     if a.markdown:
         A = lambda k: f"{acc[k]:.1%}" if k in acc else "—"
         print("\n| | PrivateTest accuracy | classification, faces/s | end to end, images/s | one photo, ms (median) "
-              "| fer_nbdev/fer: faces/s (int8) | images/s | one photo |")
-        print("|---|---|---|---|---|---|---|---|")
-        print(f"| fer_nbdev: ONNX Runtime + BlazeFace (default) | {A('onnx')} | {fps['onnx']:.0f} | {ours['images_per_s']:.1f} | {1000 * lat:.1f} | | | |")
-        print(f"| fer_nbdev: Keras | {A('onnx')} | {fps['keras']:.0f} | | | | | |")
-        if "litert" in fps: print(f"| fer_nbdev: LiteRT | {A('onnx')} | {fps['litert']:.0f} | | | | | |")
-        print(f"| fer_nbdev: ONNX Runtime int8 (option) | {A('onnx-int8')} | {fps['onnx-int8']:.0f} | | | | | |")
-        for name, f1, f2, f3, r1, r2, r3, r8 in rows:
+              "| fer_nbdev/fer: faces/s (int8) | faces/s, fast model (int8) | images/s | one photo |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        print(f"| fer_nbdev: ONNX Runtime + BlazeFace (default) | {A('onnx')} | {fps['onnx']:.0f} | {ours['images_per_s']:.1f} | {1000 * lat:.1f} | | | | |")
+        print(f"| fer_nbdev: Keras | {A('onnx')} | {fps['keras']:.0f} | | | | | | |")
+        if "litert" in fps: print(f"| fer_nbdev: LiteRT | {A('onnx')} | {fps['litert']:.0f} | | | | | | |")
+        print(f"| fer_nbdev: ONNX Runtime int8 (option) | {A('onnx-int8')} | {fps['onnx-int8']:.0f} | | | | | | |")
+        print(f"| fer_nbdev fast model (`--model fast`): ONNX Runtime | {A('fast')} | {fps['fast']:.0f} | | {1000 * lat_f:.1f} | | | | |")
+        print(f"| fer_nbdev fast model: ONNX Runtime int8 | {A('fast-int8')} | {fps['fast-int8']:.0f} | | | | | | |")
+        for name, f1, f2, f3, r1, r2, r3, r8, rf, rf8 in rows:
             fa = f"{fer['accuracy']:.1%}" if "accuracy" in fer else "—"
-            print(f"| {name} | {fa} | {f1:.0f} | {f2:.1f} | {f3:.1f} | {r1:.2f}x ({r8:.2f}x) | {r2:.2f}x | {r3:.2f}x |")
+            print(f"| {name} | {fa} | {f1:.0f} | {f2:.1f} | {f3:.1f} | {r1:.2f}x ({r8:.2f}x) | {rf:.2f}x ({rf8:.2f}x) | {r2:.2f}x | {r3:.2f}x |")
