@@ -101,7 +101,7 @@ def resnet_fer(num_classes=len(EMOTIONS), augment=None, crop=None, widths=(64, 1
     return keras.Model(inp, layers.Activation("softmax", dtype="float32", name="probs")(x), name=name)
 
 # %% ../nbs/03_cnn.ipynb 20
-def mini_xception(num_classes=len(EMOTIONS), augment=None, crop=None, widths=(16, 32, 64, 128), stem=8, dropout=0.0,
+def mini_xception(num_classes=len(EMOTIONS), augment=None, crop=None, widths=(16, 32, 64, 128), stem=16, dropout=0.0,
                   batch_norm=True, seed=None, name="mini_xception") -> keras.Model:
     "Mini-Xception (Arriaga et al. 2017): two 3×3 convolutions of `stem` channels, then per width a residual module of two depthwise-separable 3×3 convolutions and a strided 3×3 max-pool (shortcut: a strided 1×1 convolution), global average pooling, softmax."
     inp, x = _inputs(augment, crop, seed)
