@@ -60,6 +60,8 @@ PROFILES = {
             _S("01_augmentation"),
             _S("02_baseline", "mlp-usage", ["mlp-usage"], protocol="usage", max_iter=50),
             _S("03_cnn", "cnn4-usage", ["cnn4-usage"], model_name="cnn4", protocol="usage"),
+            _S("03_cnn", "cnn4_distilled-usage", ["cnn4_distilled-usage"], run_name="cnn4_distilled-usage", model_key="cnn4_distilled", model_name="cnn4",
+               protocol="usage", teacher="smoke-cnn4-usage"),   # distillation, checked end to end (the teacher: the run above)
             _S("03_cnn", "cnn7-stratified", ["cnn7-stratified"], model_name="cnn7", protocol="stratified"),
             _S("03_cnn", "vgg-usage", ["vgg-usage"], model_name="vgg", protocol="usage", crop=44, tta="tencrop",
                optimizer="sgd", schedule="cosine", learning_rate=0.01, label_smoothing=0.1),
@@ -107,6 +109,10 @@ PROFILES = {
             _S("03_cnn", "mini_xception-usage", ["mini_xception-usage"], epochs=40, tta=["flip", "tencrop"],
                **{**RECIPE, "model_name": "mini_xception", "crop": 44}),
             _S("03_cnn", "resnet-usage", ["resnet-usage"], epochs=40, tta=_TTA, **RECIPE),
+            # the fast network again, taught by the ResNet (distillation): the same run as mini_xception-usage but for the teacher
+            _S("03_cnn", "mini_xception_distilled-usage", ["mini_xception_distilled-usage"], run_name="mini_xception_distilled-usage",
+               model_key="mini_xception_distilled", epochs=40, tta=["flip", "tencrop"], teacher="cpufull-resnet-usage", distill=0.5,
+               requires=["resnet-usage"], **{**RECIPE, "model_name": "mini_xception", "crop": 44}),
             *[_S("03_cnn", f"{m}-{p}", [f"{m}-{p}"], epochs=20, tta=_TTA, publish=(m, p) == ("cnn7", "usage"),
                  **{**RECIPE, "model_name": m, "protocol": p}) for m in ("cnn7", "cnn4") for p in ("usage", "stratified")],
             *[_S("04_tuning", p, [f"tuned-{p}"], protocol=p, max_trials=4, tuner_epochs=3, epochs=20,

@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import keras
 from .data import EMOTIONS, FERDataset
-from .results import score, write_results, resolve_dir, gpu_name
+from .results import score, write_results, resolve_dir, resolve_path, gpu_name
 from .augment import RandomCenterCrop, RandomShearAffine
 
 # %% auto 0
 __all__ = ['set_seed', 'as_xy', 'one_hot', 'balanced_class_weights', 'make_optimizer', 'use_mixed_precision',
-           'set_compute_policy', 'mix_batch', 'FaceBatches', 'ResumableBackup', 'backup_epoch', 'fit', 'mirror',
-           'crop_size', 'crop_boxes', 'place_crop', 'tta_views', 'predict_proba', 'evaluate', 'load_keras',
-           'inference_model', 'save_model', 'run_experiment', 'plot_history', 'plot_confusion']
+           'set_compute_policy', 'mix_batch', 'FaceBatches', 'ResumableBackup', 'backup_epoch', 'distill_targets',
+           'fit', 'mirror', 'crop_size', 'crop_boxes', 'place_crop', 'tta_views', 'predict_proba', 'evaluate',
+           'load_keras', 'inference_model', 'save_model', 'run_experiment', 'teacher_predictions', 'plot_history',
+           'plot_confusion']
 
 # %% ../nbs/03a_train.ipynb 9
 def set_seed(seed=0):
@@ -206,11 +207,22 @@ def _schedule(schedule, learning_rate, epochs, steps, warmup_epochs):
         return learning_rate, ([_EpochWarmup(learning_rate, warmup_epochs)] if warmup_epochs else [])
     raise ValueError(f"schedule must be 'plateau', 'cosine', 'onecycle' or 'constant', not {schedule!r}")
 
+def distill_targets(y, teacher_probs=None, distill=0.5, num_classes=len(EMOTIONS)) -> np.ndarray:
+    "Training targets: one-hot labels `y`, or with `teacher_probs` (N, classes) their mix (1 − `distill`) × one-hot + `distill` × teacher."
+    t = one_hot(y, num_classes)
+    if teacher_probs is None: return t
+    p = np.asarray(teacher_probs, np.float32)
+    if p.shape != t.shape: raise ValueError(f"teacher_probs has shape {p.shape}; the {len(t):,} training faces need {t.shape}")
+    if not 0 <= distill <= 1: raise ValueError(f"distill must be in [0, 1], not {distill}")
+    if not (np.all(p >= 0) and np.allclose(p.sum(1), 1, atol=1e-3)): raise ValueError("teacher_probs must be probabilities (rows ≥ 0 summing to 1)")
+    return (1 - distill) * t + distill * p
+
 def fit(model, train, val, *, epochs=30, batch_size=64, learning_rate=1e-3, optimizer="adam", weight_decay=0.0,
         momentum=0.9, schedule="plateau", warmup_epochs=0, patience=8, lr_patience=3, lr_factor=0.5, min_lr=1e-6,
-        class_weight=False, label_smoothing=0.0, mixup=0.0, cutmix=0.0, checkpoint_path=None, backup_dir=None,
-        mixed_precision="auto", verbose="auto", seed=0, callbacks=None) -> keras.callbacks.History:
-    "Compile and train `model` on `train`, selecting on `val` (FERDatasets or (x, y) pairs); the best epoch's weights are kept. With `backup_dir`, an interrupted fit resumes where it stopped."
+        class_weight=False, label_smoothing=0.0, mixup=0.0, cutmix=0.0, teacher_probs=None, distill=0.5,
+        checkpoint_path=None, backup_dir=None, mixed_precision="auto", verbose="auto", seed=0,
+        callbacks=None) -> keras.callbacks.History:
+    "Compile and train `model` on `train`, selecting on `val` (FERDatasets or (x, y) pairs); the best epoch's weights are kept. With `backup_dir`, an interrupted fit resumes where it stopped. With `teacher_probs` (a teacher's probabilities for each training face), the targets are (1 − `distill`) × the labels + `distill` × those."
     set_seed(seed)
     (xt, yt), (xv, yv) = as_xy(train), as_xy(val)
     k = model.output_shape[-1]
@@ -228,7 +240,7 @@ def fit(model, train, val, *, epochs=30, batch_size=64, learning_rate=1e-3, opti
     if mixed:
         set_compute_policy(model, "mixed_float16")
         opt = keras.optimizers.LossScaleOptimizer(opt)
-    feed = FaceBatches(xt, one_hot(yt, k), batch_size, seed, mixup, cutmix,
+    feed = FaceBatches(xt, distill_targets(yt, teacher_probs, distill, k), batch_size, seed, mixup, cutmix,
                        balanced_class_weights(yt, k)[yt] if class_weight else None)
     backup = ResumableBackup(backup_dir, stateful) if backup_dir else None
     try:
@@ -246,7 +258,7 @@ def fit(model, train, val, *, epochs=30, batch_size=64, learning_rate=1e-3, opti
         if verbose: print(f"resumed from the backup in {backup_dir} after epoch {backup.resumed_from}")
     return history
 
-# %% ../nbs/03a_train.ipynb 26
+# %% ../nbs/03a_train.ipynb 28
 def mirror(x):
     "Faces mirrored left–right: (N, H, W[, C]) → the same with the width reversed."
     return np.asarray(x)[:, :, ::-1]
@@ -293,13 +305,13 @@ def predict_proba(model, x, batch_size=256, tta=None) -> np.ndarray:
         total, n = (p if total is None else total + p), n + 1
     return (total / n).astype(np.float32)
 
-# %% ../nbs/03a_train.ipynb 34
+# %% ../nbs/03a_train.ipynb 36
 def evaluate(model, ds, tta=None, batch_size=256) -> dict:
     "`results.score` of the model's probabilities on `ds` (a `FERDataset` or (x, y)): the evaluation every notebook uses."
     x, y = as_xy(ds)
     return score(y, predict_proba(model, x, batch_size, tta))
 
-# %% ../nbs/03a_train.ipynb 37
+# %% ../nbs/03a_train.ipynb 39
 def _data_record(part):
     "What `write_results` records about the training data: the dataset itself, or a checksum of an (x, y) pair."
     if isinstance(part, FERDataset): return part
@@ -401,7 +413,22 @@ def run_experiment(name, model, splits, *, fit_kwargs=None, tta=None, seed=0, re
         protocol=protocol, results_dir=results_dir, **fields)
     return model, history, path
 
-# %% ../nbs/03a_train.ipynb 46
+# %% ../nbs/03a_train.ipynb 41
+def teacher_predictions(teacher, x, results_dir="results", tta="flip") -> np.ndarray:
+    "A teacher's probabilities for faces `x` (with `tta`): `teacher` is a `keras.Model`, a .keras file, or a run name whose results file in `results_dir` names its model file."
+    if isinstance(teacher, keras.Model): model = teacher
+    else:
+        path = Path(teacher)
+        if path.suffix != ".keras":
+            rec_path = Path(results_dir) / f"{teacher}.json"
+            if not rec_path.is_file():
+                raise FileNotFoundError(f"teacher {teacher!r}: neither a .keras file nor a run with a results file {rec_path}: run it first")
+            path = resolve_path(json.loads(rec_path.read_text())["model_path"])
+        if not path.is_file(): raise FileNotFoundError(f"teacher {teacher!r}: its model file {path} is missing")
+        model = load_keras(path)
+    return predict_proba(model, x, tta=tta)
+
+# %% ../nbs/03a_train.ipynb 50
 def plot_history(history, title=None):
     "Loss and accuracy per epoch, training vs validation, side by side (`history` is a `History` or its `.history` dict)."
     import matplotlib.pyplot as plt

@@ -17,12 +17,12 @@ needs_full_data = pytest.mark.skipif(not FULL_DATA.is_file(), reason=f"full FER2
 
 @pytest.fixture(scope="session")
 def smoke_runs(tmp_path_factory):
-    """Real executed notebooks: three steps of the smoke profile (the data, the MLP baseline, cnn4), run by fer-run's
+    """Real executed notebooks: four steps of the smoke profile (the data, the MLP baseline, cnn4, cnn4 taught by that cnn4), run by fer-run's
     `run_profile` into a temporary runs/ and results/, once per session. Returns (runs_dir, results_dir)."""
     from fer_nbdev.pipeline import run_profile
     tmp = tmp_path_factory.mktemp("smoke_runs")
     runs, results = tmp / "runs", tmp / "results"
-    summary = run_profile("smoke", only=["00_data", "02_baseline", "03_cnn-cnn4-usage"], results_dir=results,
-                          runs_dir=runs, progress=False)
-    assert summary.ok and len(summary.ran) == 3, str(summary)
+    summary = run_profile("smoke", only=["00_data", "02_baseline", "03_cnn-cnn4-usage", "03_cnn-cnn4_distilled-usage"],
+                          results_dir=results, runs_dir=runs, progress=False)
+    assert summary.ok and len(summary.ran) == 4, str(summary)
     return runs, results

@@ -248,3 +248,13 @@ def test_resume_survives_a_backup_truncated_by_the_kill(splits, tmp_path):
     assert h.epoch == h_straight.epoch
     np.testing.assert_allclose(h.history["val_loss"], h_straight.history["val_loss"], atol=1e-4)
     for a, b in zip(resumed.get_weights(), straight.get_weights()): np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_distillation_from_a_finished_run_end_to_end(smoke_runs):
+    "fer-run's smoke step 03_cnn-cnn4_distilled-usage trains cnn4 on its teacher's (the smoke cnn4 run's) probabilities, found by run name, and records the teacher."
+    import json
+    runs, results = smoke_runs
+    rec = json.loads((results / "smoke-cnn4_distilled-usage.json").read_text())
+    assert rec["model"] == "cnn4_distilled" and rec["parameters"]["teacher"] == "smoke-cnn4-usage" and rec["parameters"]["distill"] == 0.5
+    out = (runs / "smoke" / "03_cnn-cnn4_distilled-usage.ipynb").read_text()
+    assert "distilling smoke-cnn4-usage (weight 0.5)" in out
