@@ -424,7 +424,9 @@ def teacher_predictions(teacher, x, results_dir="results", tta="flip") -> np.nda
             if not rec_path.is_file():
                 raise FileNotFoundError(f"teacher {teacher!r}: neither a .keras file nor a run with a results file {rec_path}: run it first")
             path = resolve_path(json.loads(rec_path.read_text())["model_path"])
-        if not path.is_file(): raise FileNotFoundError(f"teacher {teacher!r}: its model file {path} is missing")
+        if not path.is_file():   # e.g. runs/ was lost while the results file, committed, stayed
+            raise FileNotFoundError(f"teacher {teacher!r}: its model file {path} is missing; train the teacher again "
+                                    f"(its fer-run step with --redo) or pass a .keras file")
         model = load_keras(path)
     return predict_proba(model, x, tta=tta)
 
