@@ -430,18 +430,14 @@ def _check_model(m, name):
 def load_models(model=None) -> list:
     "Keras models from `model`: None (the packaged default model), a name of `PACKAGED_MODELS` (\"default\", \"fast\"), a .keras path, a `keras.Model`, or a list of them (an ensemble)."
     import keras
-    if model is None:
-        if not DEFAULT_MODEL.is_file():
-            raise FileNotFoundError(
-                f"no packaged model at {DEFAULT_MODEL}: the packaged model is missing from this install. "
-                "Pass a trained model: EmotionDetector(model='path/to/model.keras'), or `fer-predict --model path/to/model.keras ...`; "
-                "the model notebooks save .keras files in their model_dir, and demo_model() trains a (poor) one in seconds.")
-        model = DEFAULT_MODEL
+    if model is None: model = "default"
     if isinstance(model, str) and model in PACKAGED_MODELS:
         if not PACKAGED_MODELS[model].is_file():
             shipped = [k for k, f in PACKAGED_MODELS.items() if f.is_file()]
-            raise FileNotFoundError(f"the packaged model {model!r} ({PACKAGED_MODELS[model].name}) is not in this install; "
-                                    f"it ships {shipped or 'none'}: pass one of those or a .keras file")
+            raise FileNotFoundError(
+                f"the packaged model {model!r} ({PACKAGED_MODELS[model]}) is not in this install; it ships {shipped or 'none'}. "
+                "Pass one of those, or a trained model: EmotionDetector(model='path/to/model.keras'), or `fer-predict --model path/to/model.keras ...`; "
+                "the model notebooks save .keras files in their model_dir, and demo_model() trains a (poor) one in seconds.")
         model = PACKAGED_MODELS[model]
     if isinstance(model, (list, tuple)):
         if not model: raise ValueError("an empty list of models")
