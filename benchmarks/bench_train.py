@@ -38,7 +38,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--steps", type=int, default=15)
     ap.add_argument("--only", default=None, help="comma-separated candidate names")
-    ap.add_argument("--json", default=None, help="also write the table here (03b_recipe shows results/benchmarks/train_throughput.json)")
+    ap.add_argument("--json", default=None, help="also write the table here (03b_recipe shows every results/benchmarks/train_throughput*.json, one per machine)")
     a = ap.parse_args(argv)
     names = a.only.split(",") if a.only else list(CANDIDATES)
     faces = load_sample()

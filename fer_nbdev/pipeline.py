@@ -95,8 +95,9 @@ PROFILES = {
         ],
     },
     "cpufull": {
-        "description": "the CPU campaign on the full data, about 8-10 hours on 2 cores and resumable: the recipe chosen "
-                       "on PublicTest in short runs, then the study's rows on both protocols and the strongest CPU models",
+        "description": "the CPU campaign on the full data, resumable: 8-10 hours on a fast 2-core machine, several times that on "
+                       "a slow one; the recipe chosen on PublicTest in short runs, then the study's rows on both protocols, then "
+                       "the strongest CPU models",
         "parameters": dict(data_path=None, seed=0, batch_size=128, augment=True, patience=50),
         "steps": [
             _S("00_data"),
@@ -105,14 +106,8 @@ PROFILES = {
             *[_S("03_cnn", f"recipe-{k}", [f"recipe-{k}"], run_name=f"recipe-{k}", model_key=f"recipe_{k}", epochs=RECIPE_EPOCHS, **{**RECIPE_BASE, **v})
               for k, (_, v) in RECIPE_VARIANTS.items()],
             _S("03b_recipe", always=True),   # the gate, run every time: fails (and stops the run) unless RECIPE is what the search chose
-            # the fast network for prediction on a CPU (08_predict times it beside `fer`): small, so 44-px crops
-            _S("03_cnn", "mini_xception-usage", ["mini_xception-usage"], epochs=40, tta=["flip", "tencrop"],
-               **{**RECIPE, "model_name": "mini_xception", "crop": 44}),
-            _S("03_cnn", "resnet-usage", ["resnet-usage"], epochs=40, tta=_TTA, **RECIPE),
-            # the fast network again, taught by the ResNet (distillation): the same run as mini_xception-usage but for the teacher
-            _S("03_cnn", "mini_xception_distilled-usage", ["mini_xception_distilled-usage"], run_name="mini_xception_distilled-usage",
-               model_key="mini_xception_distilled", epochs=40, tta=["flip", "tencrop"], teacher="cpufull-resnet-usage", distill=0.5,
-               requires=["resnet-usage"], **{**RECIPE, "model_name": "mini_xception", "crop": 44}),
+            # the study's rows first: each of these steps fits in one working stretch even on a slow 2-core machine,
+            # so every stretch lands results files; the 40-epoch ResNets (hours each) come after them
             *[_S("03_cnn", f"{m}-{p}", [f"{m}-{p}"], epochs=20, tta=_TTA, publish=(m, p) == ("cnn7", "usage"),
                  **{**RECIPE, "model_name": m, "protocol": p}) for m in ("cnn7", "cnn4") for p in ("usage", "stratified")],
             *[_S("04_tuning", p, [f"tuned-{p}"], protocol=p, max_trials=4, tuner_epochs=3, epochs=20,
@@ -121,6 +116,14 @@ PROFILES = {
             *[_S("06_ensemble", f"cnn7_x10-{p}", _WEIGHTED("cnn7_x10", p), protocol=p, name="cnn7_x10", n_members=10,
                  epochs=2, augment=True, model_kwargs={"crop": RECIPE.get("crop")}, fit_kwargs=_FIT)
               for p in ("usage", "stratified")],
+            # the fast network for prediction on a CPU (08_predict times it beside `fer`): small, so 44-px crops
+            _S("03_cnn", "mini_xception-usage", ["mini_xception-usage"], epochs=40, tta=["flip", "tencrop"],
+               **{**RECIPE, "model_name": "mini_xception", "crop": 44}),
+            _S("03_cnn", "resnet-usage", ["resnet-usage"], epochs=40, tta=_TTA, **RECIPE),
+            # the fast network again, taught by the ResNet (distillation): the same run as mini_xception-usage but for the teacher
+            _S("03_cnn", "mini_xception_distilled-usage", ["mini_xception_distilled-usage"], run_name="mini_xception_distilled-usage",
+               model_key="mini_xception_distilled", epochs=40, tta=["flip", "tencrop"], teacher="cpufull-resnet-usage", distill=0.5,
+               requires=["resnet-usage"], **{**RECIPE, "model_name": "mini_xception", "crop": 44}),
             _S("03_cnn", "resnet_s1-usage", ["resnet_s1-usage"], run_name="resnet_s1-usage", model_key="resnet_s1", seed=1,
                epochs=40, tta=_TTA, **RECIPE),
             _S("06_ensemble", "best_ensemble", _WEIGHTED("best_ensemble"), protocol="usage", name="best_ensemble",

@@ -17,9 +17,9 @@ __all__ = ['STUDY_SOURCE', 'STUDY', 'SOTA', 'MODEL_NAMES', 'TRANSFER_MODELS', 'P
            'RECIPE_PREFIX', 'SAMPLE_FILE', 'NEEDS_IMAGENET', 'IMAGENET_REASON', 'SAMPLE_NOTE', 'RESULTS_START',
            'RESULTS_END', 'StudyRow', 'Reference', 'study_table', 'on_sample', 'profile_of', 'profile_rank',
            'init_label', 'model_key', 'base_model', 'transfer_mode', 'row_key', 'select_runs', 'project_results_dir',
-           'hardware_label', 'results_table', 'results_markdown', 'best_run', 'plot_accuracy', 'plot_confusion',
-           'plot_per_class_f1', 'plot_history', 'figures', 'write_report', 'update_markers', 'readme_section',
-           'update_readme']
+           'cpu_label', 'hardware_label', 'results_table', 'results_markdown', 'best_run', 'plot_accuracy',
+           'plot_confusion', 'plot_per_class_f1', 'plot_history', 'figures', 'write_report', 'update_markers',
+           'readme_section', 'update_readme']
 
 # %% ../nbs/07_report.ipynb 9
 @dataclass(frozen=True)
@@ -154,11 +154,17 @@ def _records(results_dir, sample=False):
     recs = read_results(results_dir) if Path(results_dir).is_dir() else []
     return [r for r in recs if on_sample(r) == bool(sample)]
 
+def cpu_label(name) -> str:
+    "A CPU's model name without trademarks, clock and core count: 'Intel(R) Xeon(R) Processor' -> 'Intel Xeon'."
+    s = re.sub(r"\((R|TM|tm|r)\)|\bCPU\b|\bProcessor\b|@.*$|\b\d+-Core\b", " ", str(name or ""))
+    return " ".join(s.split())
+
 def hardware_label(rec) -> str:
-    "The GPU's name, else 'CPU' and its cores."
+    "The GPU's name, else 'CPU', its cores and its model (CPUs differ several-fold in training speed, so wall times need it)."
     hw = rec.get("hardware") or {}
     if hw.get("gpu"): return str(hw["gpu"])
-    return f"CPU ×{hw['cores']}" if hw.get("cores") else "CPU"
+    base = f"CPU ×{hw['cores']}" if hw.get("cores") else "CPU"
+    return f"{base} ({cpu_label(hw['cpu'])})" if cpu_label(hw.get("cpu")) else base
 
 def _row_order(keys):
     known = list(MODEL_NAMES)
@@ -211,7 +217,7 @@ def results_table(results_dir="results", protocol="usage", sample=False) -> pd.D
     for c in ("params", "epochs", "train n"): df[c] = pd.array([None if v is None or pd.isna(v) else int(v) for v in df[c]], dtype="Int64")
     return df
 
-# %% ../nbs/07_report.ipynb 34
+# %% ../nbs/07_report.ipynb 36
 def _pct(v): return MISSING if v is None or pd.isna(v) else f"{100 * v:.1f}%"
 def _f3(v): return MISSING if v is None or pd.isna(v) else f"{v:.3f}"
 def _txt(v): return MISSING if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else str(v)
@@ -293,7 +299,7 @@ def results_markdown(results_dir="results", level=3, sample=False) -> str:
     if notes: out += ["", *[f"- {n}" for n in dict.fromkeys(notes)]]
     return "\n".join(out) + "\n"
 
-# %% ../nbs/07_report.ipynb 37
+# %% ../nbs/07_report.ipynb 39
 def best_run(results_dir="results", protocol="usage") -> dict | None:
     "The shown run with the highest test-split accuracy, preferring the strongest profile present."
     split = PROTOCOL_SPLITS[protocol][0] if protocol == "usage" else "test"
@@ -377,7 +383,7 @@ def plot_history(rec):
     fig.suptitle(f"Learning curves: {_short(row_key(rec))} ({rec['run']})"); fig.tight_layout()
     return fig
 
-# %% ../nbs/07_report.ipynb 44
+# %% ../nbs/07_report.ipynb 46
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
 
 def _save(fig, path):
