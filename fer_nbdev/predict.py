@@ -392,10 +392,10 @@ def match_boxes(found, truth) -> tuple:
                 used.add(j); hits += 1; break
     return hits, len(found) - len(used)
 
-# %% ../nbs/08_predict.ipynb 38
+# %% ../nbs/08_predict.ipynb 40
 PADDING = 0.02  # margin added on each side of a Haar box, as a fraction of its size: FER2013 crops ≈ Haar boxes (measured)
 
-# %% ../nbs/08_predict.ipynb 41
+# %% ../nbs/08_predict.ipynb 43
 def _resize48(a):
     import cv2
     interp = cv2.INTER_AREA if min(a.shape) >= IMAGE_SIZE else cv2.INTER_LINEAR  # INTER_AREA shrinks; enlarging is linear
@@ -413,7 +413,7 @@ def crop_faces(image, boxes, padding=PADDING, *, bgr=False) -> np.ndarray:
         out[i] = _resize48(gray[y0:y1, x0:x1])
     return out
 
-# %% ../nbs/08_predict.ipynb 46
+# %% ../nbs/08_predict.ipynb 48
 DEFAULT_MODEL = package_dir() / "assets" / "fer_default.keras"
 PACKAGED_MODELS = {"default": DEFAULT_MODEL, "fast": package_dir() / "assets" / "fer_fast.keras"}   # each with a .json of its run beside it
 
@@ -450,7 +450,7 @@ def load_models(model=None) -> list:
     except Exception as e: raise ValueError(f"{p}: cannot load a Keras model ({type(e).__name__}: {e})") from None
     return [_check_model(m, str(p))]
 
-# %% ../nbs/08_predict.ipynb 48
+# %% ../nbs/08_predict.ipynb 50
 def demo_model(path=None, epochs=12, seed=0) -> Path:
     "Train a tiny CNN for seconds on the shipped sample and save it as .keras: for demos and tests only, near-chance quality."
     import keras
@@ -470,7 +470,7 @@ def demo_model(path=None, epochs=12, seed=0) -> Path:
     m.save(path)
     return path
 
-# %% ../nbs/08_predict.ipynb 53
+# %% ../nbs/08_predict.ipynb 55
 def _bn_pairs(model) -> list:
     "(layer, batch norm) pairs, nested models included, where a last-axis BatchNormalization is the only consumer of a Conv2D or Dense without activation."
     import keras
@@ -528,7 +528,7 @@ def fold_batchnorm(model, atol=1e-4):
         return folded
     except Exception: return model                              # a model this cannot rebuild: used as it is
 
-# %% ../nbs/08_predict.ipynb 58
+# %% ../nbs/08_predict.ipynb 60
 RUNTIMES = ("auto", "onnx", "onnx-int8", "keras")
 
 def model_key(model) -> str:
@@ -605,13 +605,13 @@ def onnx_model(model, *, atol=1e-4, cache=None) -> OnnxModel:
     return m
 
 
-def onnx_int8_model(model, *, min_agreement=0.95, cache=None) -> OnnxModel:
-    """`model`'s convolutions and dense layers quantised to 8-bit integers (weights per channel, activations calibrated on the shipped sample's faces) as
+def onnx_int8_model(model, *, min_agreement=0.95, reduce_range=True, cache=None) -> OnnxModel:
+    """`model`'s convolutions and dense layers quantised to 8-bit integers (weights per channel, 7-bit with `reduce_range`; activations calibrated on the shipped sample's faces) as
     an `OnnxModel`: about twice the faces per CPU second, but not Keras's probabilities (they differ by a few hundredths);
     refused when its top emotion agrees with the float graph's on fewer than `min_agreement` of the sample's faces."""
     from fer_nbdev.data import load_sample
     f32 = onnx_model(model, cache=cache)
-    path = f32.path.with_name(f32.path.stem + "-int8.onnx")
+    path = f32.path.with_name(f32.path.stem + ("-int8w7.onnx" if reduce_range else "-int8.onnx"))   # each weight width its own file
     faces = load_sample().images[..., None]
     faces = np.repeat(faces, model.input_shape[-1], -1) if model.input_shape[-1] != 1 else faces
     if not path.is_file():
@@ -625,7 +625,7 @@ def onnx_int8_model(model, *, min_agreement=0.95, cache=None) -> OnnxModel:
             import onnx
             quant_pre_process(str(f32.path), str(pre), skip_symbolic_shape=True)
             softmax = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "Softmax"]
-            quantize_static(str(pre), str(tmp), Sample(), quant_format=QuantFormat.QDQ, per_channel=True,
+            quantize_static(str(pre), str(tmp), Sample(), quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=reduce_range,
                             weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
                             nodes_to_exclude=softmax)                          # the softmax stays float: sums of 1
             os.replace(tmp, path)
@@ -637,7 +637,7 @@ def onnx_int8_model(model, *, min_agreement=0.95, cache=None) -> OnnxModel:
         raise RuntimeError(f"{model.name}: quantised to int8 it agrees with the float model on {agree:.1%} of the sample's faces")
     return q
 
-# %% ../nbs/08_predict.ipynb 67
+# %% ../nbs/08_predict.ipynb 71
 @dataclass
 class Face:
     "One face: `box` (x, y, w, h) in the image's own pixels and `emotions` {emotion: probability} over the 7 EMOTIONS; `whole_image`: no face was found and this is the whole image classified, a guess."
@@ -658,7 +658,7 @@ class Face:
 
     def __getitem__(self, key): return self.to_dict()[key]   # face["box"], face["emotions"], like a dict
 
-# %% ../nbs/08_predict.ipynb 68
+# %% ../nbs/08_predict.ipynb 72
 def _is_many(images, gray):
     "Is `images` several images (a list, a 4-D array, or a 3-D stack of gray images) rather than one?"
     if isinstance(images, (list, tuple)): return True
@@ -793,7 +793,7 @@ class EmotionDetector:
         faces = self.detect_emotions(image, gray=False, bgr=bgr, cropped=cropped)
         return max((f.top_emotion for f in faces), key=lambda t: t[1], default=None)
 
-# %% ../nbs/08_predict.ipynb 79
+# %% ../nbs/08_predict.ipynb 83
 EMOTION_COLORS = {"angry": (214, 39, 40), "disgust": (44, 160, 44), "fear": (148, 103, 189), "happy": (255, 160, 0),
                   "sad": (31, 119, 180), "surprise": (227, 119, 194), "neutral": (127, 127, 127)}
 
@@ -827,7 +827,7 @@ def plot_emotions(face, ax=None, title=None):
     if title: ax.set_title(title)
     return ax
 
-# %% ../nbs/08_predict.ipynb 87
+# %% ../nbs/08_predict.ipynb 91
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 
 class VideoError(ImageError):
@@ -899,7 +899,7 @@ def video_rows(frames) -> list:
                          **({"whole_image": True} if f.whole_image else {})})
     return rows
 
-# %% ../nbs/08_predict.ipynb 96
+# %% ../nbs/08_predict.ipynb 100
 def _list_inputs(paths):
     "Expand files and folders (recursively, image and video extensions, hidden files skipped): [(path, root folder or None, error)]."
     out, seen = [], set()
