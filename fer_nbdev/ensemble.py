@@ -17,7 +17,8 @@ from .results import score, write_results, read_results, resolve_dir, resolve_pa
 __all__ = ['KINDS', 'AVG_ENSEMBLE_KEYS', 'TRANSFER_KEYS', 'NAME_ALIASES', 'WeightedAverage', 'average_ensemble', 'Member',
            'member_kind', 'resolve_member', 'resolve_members', 'member_probas', 'simplex_weights', 'combine',
            'ensemble_proba', 'fit_weights', 'contributions', 'ensemble_key', 'check_members', 'members_init',
-           'count_params', 'EnsembleRun', 'run_ensemble', 'find_members', 'train_members', 'cnn7_members']
+           'count_params', 'EnsembleRun', 'run_ensemble', 'find_members', 'train_members', 'cnn7_members',
+           'half_precision_keras', 'commit_members', 'load_committed']
 
 # %% ../nbs/06_ensemble.ipynb 8
 @keras.saving.register_keras_serializable(package="fer_nbdev")
@@ -341,3 +342,66 @@ def train_members(model_name, splits, n_members, *, model_kwargs=None, epochs=1,
 def cnn7_members(splits, n_members=10, **kw) -> list[dict]:
     "The study's 7-layer CNN trained `n_members` times with different seeds (`train_members`)."
     return train_members("cnn7", splits, n_members, **kw)
+
+# %% ../nbs/06_ensemble.ipynb 38
+import hashlib, io, json, zipfile
+from .results import portable_path, portable_record, project_dir
+
+def _h5_half(data: bytes) -> bytes:
+    "An HDF5 weights file (its bytes) with every float32 dataset stored as float16; groups, other datasets and attributes as they were."
+    import h5py
+    out = io.BytesIO()
+    def copy(gi, go):
+        for k, v in gi.attrs.items(): go.attrs[k] = v
+        for k, item in gi.items():
+            if isinstance(item, h5py.Group): copy(item, go.create_group(k)); continue
+            a = item[()]
+            ds = go.create_dataset(k, data=a.astype(np.float16) if isinstance(a, np.ndarray) and a.dtype == np.float32 else a)
+            for n, v in item.attrs.items(): ds.attrs[n] = v
+    with h5py.File(io.BytesIO(data), "r") as fi, h5py.File(out, "w") as fo: copy(fi, fo)
+    return out.getvalue()
+
+def half_precision_keras(src, dst) -> Path:
+    "A copy of the `.keras` file `src` with its float32 weights stored as float16: about half the bytes; `keras.saving.load_model` reads it as it is (the variables stay float32)."
+    src, dst = Path(src), Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w") as zout:
+        for info in zin.infolist():     # the source's names and dates: the same source gives the same bytes
+            data = zin.read(info)
+            out = zipfile.ZipInfo(info.filename, date_time=info.date_time); out.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(out, _h5_half(data) if info.filename.endswith(".weights.h5") else data)
+    tmp.replace(dst)
+    return dst
+
+def _sha256(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+def commit_members(results_path, commit_dir="models") -> list[dict]:
+    "Store the members of the ensemble recorded in `results_path` as half-precision `commit_dir/<member run>.keras` files (relative: to the project) and name them in that results file (`committed_members`: path, bytes, sha256); the entries."
+    rp = Path(results_path)
+    rec = json.loads(rp.read_text())
+    if not rec.get("member_paths"): raise ValueError(f"{rp}: not an ensemble's results file (it names no member_paths)")
+    folder = Path(commit_dir) if Path(commit_dir).is_absolute() else project_dir() / commit_dir   # one file per member run: ensembles share them
+    entries = []
+    for run, mp in zip(rec["members"], rec["member_paths"]):
+        src = resolve_path(mp)
+        if not src.is_file():
+            raise FileNotFoundError(f"{rp}: member {run}'s model file {mp} is gone (a lost runs/?): train it again before committing")
+        dst = half_precision_keras(src, folder / f"{run}.keras")
+        entries.append({"run": run, "path": portable_path(dst.absolute()), "bytes": dst.stat().st_size, "sha256": _sha256(dst)})
+    rp.write_text(json.dumps(portable_record({**rec, "committed_members": entries}), indent=1))
+    return entries
+
+def load_committed(results_path) -> keras.Model:
+    "The ensemble of `results_path` rebuilt from its committed members (checksums checked), with the member weights it recorded."
+    rp = Path(results_path)
+    rec = json.loads(rp.read_text())
+    if not rec.get("committed_members"): raise ValueError(f"{rp}: no committed members (commit_members stores them)")
+    models = []
+    for e in rec["committed_members"]:
+        p = resolve_path(e["path"])
+        if not p.is_file(): raise FileNotFoundError(f"{rp}: its committed member {e['path']} is missing")
+        if _sha256(p) != e["sha256"]: raise ValueError(f"{p}: its SHA-256 is not the one {rp} recorded (changed or damaged)")
+        models.append(load_keras(p))
+    weights = rec.get("member_weights") if rec.get("weights_fitted_on") else None
+    return average_ensemble(models, weights=weights, name=rec["model"])

@@ -127,7 +127,8 @@ PROFILES = {
             _S("03_cnn", "resnet_s1-usage", ["resnet_s1-usage"], run_name="resnet_s1-usage", model_key="resnet_s1", seed=1,
                epochs=40, tta=_TTA, **RECIPE),
             _S("06_ensemble", "best_ensemble", _WEIGHTED("best_ensemble"), protocol="usage", name="best_ensemble",
-               members=_CPU_BEST, tta=_TTA if isinstance(_TTA, str) else _TTA[-1], requires=_CPU_BEST, publish=True),
+               members=_CPU_BEST, tta=_TTA if isinstance(_TTA, str) else _TTA[-1], requires=_CPU_BEST, publish=True,
+               commit_dir="models"),   # its members go into git (half precision), so it can be scored again without training
             _S("08_predict"),
             _S("07_report", always=True, report_out="{results_dir}/README.md", write_readme=True),
         ],
@@ -158,7 +159,7 @@ PROFILES = {
             _S("06_ensemble", "avg_ensemble", _WEIGHTED("avg_ensemble"), protocol="usage", name="avg_ensemble",
                requires=_TRANSFER),
             _S("06_ensemble", "best_ensemble", _WEIGHTED("best_ensemble"), protocol="usage", name="best_ensemble",
-               members=_BEST, tta="flip", requires=_BEST, publish=True),
+               members=_BEST, tta="flip", requires=_BEST, publish=True, commit_dir="models"),
             _S("08_predict"),
             _S("07_report", always=True, report_out="{results_dir}/README.md", write_readme=True),
         ],

@@ -225,3 +225,25 @@ def test_train_members_resumes_at_the_member(tmp_path, splits, capsys):
     assert [r["run"] for r in again] == ["t-cnn7-usage-s0", "t-cnn7-usage-s1"]
     assert again[0]["metrics"] == first[0]["metrics"] and Path(again[1]["model_path"]).is_file()
     assert not (tmp_path / "backup" / "s1").exists()                    # a finished member's backup is gone
+
+
+def test_committed_ensembles_score_as_recorded():
+    "Each results file naming committed members: its ensemble, rebuilt from models/ alone, gives the recorded test accuracy within 0.1 point on the full FER2013."
+    from conftest import ROOT, FULL_DATA
+    from fer_nbdev.baseline import get_splits
+    from fer_nbdev.data import load_fer2013
+    from fer_nbdev.train import predict_proba
+    recs = [r for r in read_results(ROOT / "results") if r.get("committed_members")]
+    if not recs: pytest.skip("no ensemble has committed members yet (fer-run --profile cpufull commits the best ensemble's)")
+    for r in recs:                                      # the files are there and intact, whatever data is at hand
+        for e in r["committed_members"]:
+            assert (ROOT / e["path"]).is_file() and E._sha256(ROOT / e["path"]) == e["sha256"], e["path"]
+    if not FULL_DATA.is_file(): pytest.skip(f"full FER2013 not at {FULL_DATA}")
+    full = load_fer2013(FULL_DATA)
+    for r in recs:
+        splits = get_splits(full, r["protocol"], r["seed"])
+        test_name = splits.names[2]
+        p = predict_proba(E.load_committed(r["path"]), splits.test, tta=r.get("tta"))
+        acc = float((p.argmax(1) == splits.test.labels).mean())
+        key = f"{test_name}+{r['tta']}" if r.get("tta") and f"{test_name}+{r['tta']}" in r["metrics"] else test_name
+        assert abs(acc - r["metrics"][key]["accuracy"]) <= 0.001, (r["run"], acc, r["metrics"][key]["accuracy"])
