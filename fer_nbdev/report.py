@@ -17,7 +17,7 @@ __all__ = ['STUDY_SOURCE', 'STUDY', 'SOTA', 'MODEL_NAMES', 'TRANSFER_MODELS', 'P
            'RECIPE_PREFIX', 'SAMPLE_FILE', 'NEEDS_IMAGENET', 'IMAGENET_REASON', 'SAMPLE_NOTE', 'RESULTS_START',
            'RESULTS_END', 'StudyRow', 'Reference', 'study_table', 'on_sample', 'profile_of', 'profile_rank',
            'init_label', 'model_key', 'base_model', 'transfer_mode', 'row_key', 'select_runs', 'project_results_dir',
-           'cpu_label', 'hardware_label', 'results_table', 'results_markdown', 'best_run', 'plot_accuracy',
+           'cpu_label', 'hardware_label', 'results_table', 'md_table', 'results_markdown', 'best_run', 'plot_accuracy',
            'plot_confusion', 'plot_per_class_f1', 'plot_history', 'figures', 'write_report', 'update_markers',
            'readme_section', 'update_readme']
 
@@ -231,7 +231,8 @@ def _secs(v):
     if v is None or pd.isna(v): return MISSING
     return f"{v:.0f} s" if v < 120 else f"{v / 60:.1f} min" if v < 7200 else f"{v / 3600:.1f} h"
 
-def _md_table(header, rows) -> str:
+def md_table(header, rows) -> str:
+    "A Markdown table: `header` and `rows` of cells (any values), `|` escaped and newlines flattened."
     esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
     out = ["| " + " | ".join(map(esc, header)) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return "\n".join(out + ["| " + " | ".join(map(esc, r)) + " |" for r in rows])
@@ -258,7 +259,7 @@ def _protocol_md(df, protocol):
         rows = [[r["name"], _txt(r["study's number"]), _first_metric(r, "val acc", _pct), _pct(r["test acc"]), _f3(r["test macro-F1"]),
                  _f3(r["val MSE"]), _count(r["params"]), _txt(r["epochs"]), _count(r["train n"]), _txt(r["hardware"]),
                  _txt(r["backend"]), _secs(r["wall time s"]), _txt(r["profile"])] for _, r in df.iterrows()]
-    return _md_table(header, rows)
+    return md_table(header, rows)
 
 SAMPLE_NOTE = ("**A check of the pipeline, not a measure of accuracy.** These runs trained on the 252-face sample shipped "
                "in the package (a few faces per emotion, one or two epochs): they show that every notebook runs end to end, "
@@ -427,7 +428,7 @@ def write_report(results_dir="results", out=None, with_figures=True, sample=Fals
             p = _save(fig, out.parent / "figures" / f"{name}.png")
             md.append(f"![{name}](figures/{p.name})\n")
     if recs:
-        md += ["## Every run read\n", _md_table(["Run", "Model", "Protocol", "Profile", "Created", "File"],
+        md += ["## Every run read\n", md_table(["Run", "Model", "Protocol", "Profile", "Created", "File"],
                [[r["run"], r["model"], r.get("protocol"), _txt(profile_of(r)), r.get("created", ""), Path(r["path"]).name] for r in recs]), ""]
     out.write_text("\n".join(md))
     return out
