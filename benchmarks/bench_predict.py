@@ -169,6 +169,12 @@ def batched(f, x, bs=256):
     return np.concatenate([f(x[i:i + bs]) for i in range(0, len(x), bs)])
 
 
+def _finite(v):
+    "A float for JSON, None where it is not a number (LiteRT's probabilities are not compared)."
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
 def latency(f, n=30):
     "(median wall, median CPU) of n calls."
     w, c = [], []
@@ -234,7 +240,7 @@ if __name__ == "__main__":
               "model": {"file": model_path.name, "what": what, "params": int(m.count_params())},
               "fast_model": {"file": fast_path.name, "what": fast_what, "params": int(fdet.models[0].count_params())},
               "classification": {k: {"faces_per_s": round(fps[k], 1), "cpu_ms_per_face": round(1e3 * cls[k][1] / a.faces, 4),
-                                     "max_abs_diff_vs_keras": float(np.abs(cls[k][2] - (plain_fast if k.startswith("fast") else plain)).max())}
+                                     "max_abs_diff_vs_keras": _finite(np.abs(cls[k][2] - (plain_fast if k.startswith("fast") else plain)).max())}
                                  for k in cls},
               "one_face_per_call": {"onnx_faces_per_s": round(128 / t_one, 1), "keras_faces_per_s": round(128 / t_one_k, 1)},
               "detection_ms": {"blazeface": round(1e3 * t_bf, 2), "haar": round(1e3 * t_haar, 2)},
