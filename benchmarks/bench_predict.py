@@ -199,6 +199,7 @@ if __name__ == "__main__":
     model_path, what = pick_model(a.model, tmp)
     det = EmotionDetector(model_path)                                  # the defaults: BlazeFace, ONNX Runtime
     kdet = EmotionDetector(det.models, runtime="keras")                # Keras, batch norms folded
+    udet = EmotionDetector(det.models, runtime="keras", fold_bn=False)  # Keras, batch norms kept: what folding saves
     try: q8 = EmotionDetector(det.models, runtime="onnx-int8")         # the 8-bit option
     except RuntimeError as e: q8 = None; print(f"(the default model's int8 graph is refused, not timed: {e})")
     haar = EmotionDetector(det.models, detector="haar")
@@ -214,7 +215,8 @@ if __name__ == "__main__":
     hopper, images = test_images(tmp)
     x = faces[..., None]
     lite = litert_classifier(m, tmp)
-    fs = {"onnx": lambda: det.classify(faces), "keras": lambda: kdet.classify(faces), "fast": lambda: fdet.classify(faces)}
+    fs = {"onnx": lambda: det.classify(faces), "keras": lambda: kdet.classify(faces), "keras-unfolded": lambda: udet.classify(faces),
+          "fast": lambda: fdet.classify(faces)}
     if q8 is not None: fs["onnx-int8"] = lambda: q8.classify(faces)
     if f8 is not None: fs["fast-int8"] = lambda: f8.classify(faces)
     if lite is not None: fs["litert"] = lambda: batched(lite, x)
@@ -250,7 +252,8 @@ if __name__ == "__main__":
                              "fast": round(1e3 * lat_f, 2)}}
     ours = {"faces_per_s": fps["onnx"], "images_per_s": len(images) / t_e2e, "latency_s": lat}
     print(f"\nfer_nbdev (wall time, best of {a.reps}; CPU time of all threads in brackets)")
-    for k, label in (("onnx", "ONNX Runtime (default)"), ("keras", "Keras, batch norms folded"), ("litert", "LiteRT (TFLite)"),
+    for k, label in (("onnx", "ONNX Runtime (default)"), ("keras", "Keras, batch norms folded"),
+                     ("keras-unfolded", "Keras, batch norms kept"), ("litert", "LiteRT (TFLite)"),
                      ("onnx-int8", "ONNX Runtime, int8 (option)"), ("fast", "fast model, ONNX Runtime"), ("fast-int8", "fast model, ONNX int8")):
         if k in cls:
             ref = plain_fast if k.startswith("fast") else plain

@@ -15,9 +15,10 @@ from .data import EMOTIONS, IMAGE_SIZE, package_dir
 __all__ = ['IMAGE_EXTS', 'CASCADE', 'BLAZEFACE', 'DETECTORS', 'DEFAULT_DETECTOR', 'BLAZE_TO_HAAR', 'PHOTO_FACES',
            'NO_FACE_PHOTOS', 'DETECTION_CASES', 'PADDING', 'DEFAULT_MODEL', 'PACKAGED_MODELS', 'RUNTIMES',
            'EMOTION_COLORS', 'VIDEO_EXTS', 'ImageError', 'load_image', 'to_gray', 'find_faces', 'runtime_cache',
-           'find_faces_blazeface', 'detect_faces', 'detection_set', 'match_boxes', 'crop_faces', 'load_models',
-           'demo_model', 'fold_batchnorm', 'model_key', 'export_onnx', 'OnnxModel', 'onnx_model', 'onnx_int8_model',
-           'Face', 'EmotionDetector', 'annotate', 'plot_emotions', 'VideoError', 'open_video', 'video_rows', 'main']
+           'find_faces_blazeface', 'detect_faces', 'faceless_backgrounds', 'detection_set', 'match_boxes', 'crop_faces',
+           'load_models', 'demo_model', 'fold_batchnorm', 'model_key', 'export_onnx', 'OnnxModel', 'onnx_model',
+           'onnx_int8_model', 'Face', 'EmotionDetector', 'annotate', 'plot_emotions', 'VideoError', 'open_video',
+           'video_rows', 'main']
 
 # %% ../nbs/08_predict.ipynb 9
 class ImageError(ValueError):
@@ -119,7 +120,7 @@ def find_faces(image, *, bgr=False, scale_factor=1.1, min_neighbors=5, min_size=
     boxes[:, 2] = np.minimum(boxes[:, 2], w - boxes[:, 0]); boxes[:, 3] = np.minimum(boxes[:, 3], h - boxes[:, 1])
     return boxes[np.lexsort((boxes[:, 1], boxes[:, 0]))]
 
-# %% ../nbs/08_predict.ipynb 23
+# %% ../nbs/08_predict.ipynb 25
 def _clip_boxes(boxes, w, h) -> np.ndarray:
     "Boxes (n, 4) (x, y, w, h) rounded to int and clipped to a w × h image."
     b = np.rint(np.asarray(boxes, np.float64).reshape(-1, 4)).astype(int)
@@ -248,18 +249,20 @@ def find_faces_blazeface(image, *, bgr=False, model="short", min_score=0.6, leve
     `haar_boxes=False`: BlazeFace's own boxes; `scores=True`: (boxes, scores)."""
     import cv2
     if model not in BLAZEFACE: raise ValueError(f"unknown BlazeFace model {model!r}: one of {list(BLAZEFACE)}")
-    a = cv2.cvtColor(to_gray(image, bgr=bgr), cv2.COLOR_GRAY2RGB)   # gray, as the model sees faces: any input kind, the same boxes
+    a = to_gray(image, bgr=bgr)                    # gray, as the model sees faces: any input kind, the same boxes
     size = BLAZEFACE[model][1]
     h, w = a.shape[:2]
     wins = _windows(h, w, levels)
-    blob = np.zeros((len(wins), size, size, 3), np.uint8)
+    blob = np.zeros((len(wins), size, size), np.uint8)
     for i, (x, y, t) in enumerate(wins):           # each window scaled to size × size, black beyond the image
         crop = a[y:y + t, x:x + t]
         s = size / t
         small = cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))),
                            interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         blob[i, :small.shape[0], :small.shape[1]] = small
-    x, anchors, sess = blob.astype(np.float32) / 127.5 - 1, _blazeface_anchors(size), _blazeface_onnx(model)
+    # scaled on one channel (a third of the work), then the gray given as the RGB the model takes
+    x = np.repeat(blob[..., None].astype(np.float32) / 127.5 - 1, 3, axis=-1)
+    anchors, sess = _blazeface_anchors(size), _blazeface_onnx(model)
     if sess is not None:                             # ONNX Runtime: one window a call (the graph's batch is 1)
         outs = [sess.run(None, {sess.get_inputs()[0].name: x[i:i + 1]}) for i in range(len(wins))]
         cls = np.stack([next(o for o in out if o.shape[-1] == 1).reshape(-1) for out in outs])
@@ -303,7 +306,7 @@ def detect_faces(image, detector=DEFAULT_DETECTOR, *, bgr=False, min_score=0.6, 
     model, levels = DETECTORS[detector]
     return find_faces_blazeface(image, bgr=bgr, model=model, levels=levels, min_score=min_score)
 
-# %% ../nbs/08_predict.ipynb 29
+# %% ../nbs/08_predict.ipynb 31
 # Hand-labelled faces (x, y, w, h), brow to chin, of the real photos: scikit-image's data module and matplotlib's portrait
 PHOTO_FACES = {"astronaut": [(170, 70, 105, 110)], "camera": [(186, 115, 72, 75)], "grace_hopper": [(165, 135, 190, 200)]}
 NO_FACE_PHOTOS = ("chelsea", "coffee", "rocket", "coins", "hubble_deep_field", "immunohistochemistry", "brick", "page", "moon", "retina")
@@ -337,6 +340,12 @@ def _paste(canvas, face, box, angle=0.0, occlude=None):
     region = canvas[y:y + side, x:x + side]
     region[mask > 0] = np.dstack([f] * 3)[mask > 0]
 
+def faceless_backgrounds() -> list:
+    "Gray photos without a face, from scikit-image's data module: the canvases faces are pasted on (`detection_set`, `benchmarks/bench_haar.py`)."
+    import skimage.data
+    return [skimage.data.brick(), skimage.data.grass(), skimage.data.gravel(), to_gray(skimage.data.rocket()),
+            to_gray(skimage.data.coffee()), skimage.data.moon()]
+
 def detection_set(seed=0, n_faces=None) -> list:
     """A labelled face-detection set: [(name, case, RGB image, true boxes (k, 4))]. The real photos of scikit-image's data
     module and matplotlib (3 faces, 10 photos without one), and FER2013 faces of the shipped sample pasted into
@@ -348,9 +357,7 @@ def detection_set(seed=0, n_faces=None) -> list:
     out += [(n, "no face", _real_photo(n), np.zeros((0, 4), int)) for n in NO_FACE_PHOTOS]
     faces = load_sample().images
     faces = faces[rng.permutation(len(faces))][:n_faces]
-    import skimage.data
-    backs = [skimage.data.brick(), skimage.data.grass(), skimage.data.gravel(), to_gray(skimage.data.rocket()),
-             to_gray(skimage.data.coffee()), skimage.data.moon()]
+    backs = faceless_backgrounds()
     def canvas():                                    # a gray photo without a face, as FER2013's faces are gray
         return np.dstack([cv2.resize(backs[int(rng.integers(len(backs)))], (640, 480), interpolation=cv2.INTER_AREA)] * 3)
     k = 0
@@ -392,10 +399,10 @@ def match_boxes(found, truth) -> tuple:
                 used.add(j); hits += 1; break
     return hits, len(found) - len(used)
 
-# %% ../nbs/08_predict.ipynb 40
+# %% ../nbs/08_predict.ipynb 42
 PADDING = 0.02  # margin added on each side of a Haar box, as a fraction of its size: FER2013 crops ≈ Haar boxes (measured)
 
-# %% ../nbs/08_predict.ipynb 43
+# %% ../nbs/08_predict.ipynb 45
 def _resize48(a):
     import cv2
     interp = cv2.INTER_AREA if min(a.shape) >= IMAGE_SIZE else cv2.INTER_LINEAR  # INTER_AREA shrinks; enlarging is linear
@@ -413,7 +420,7 @@ def crop_faces(image, boxes, padding=PADDING, *, bgr=False) -> np.ndarray:
         out[i] = _resize48(gray[y0:y1, x0:x1])
     return out
 
-# %% ../nbs/08_predict.ipynb 48
+# %% ../nbs/08_predict.ipynb 50
 DEFAULT_MODEL = package_dir() / "assets" / "fer_default.keras"
 PACKAGED_MODELS = {"default": DEFAULT_MODEL, "fast": package_dir() / "assets" / "fer_fast.keras"}   # each with a .json of its run beside it
 
@@ -450,7 +457,7 @@ def load_models(model=None) -> list:
     except Exception as e: raise ValueError(f"{p}: cannot load a Keras model ({type(e).__name__}: {e})") from None
     return [_check_model(m, str(p))]
 
-# %% ../nbs/08_predict.ipynb 50
+# %% ../nbs/08_predict.ipynb 52
 def demo_model(path=None, epochs=12, seed=0) -> Path:
     "Train a tiny CNN for seconds on the shipped sample and save it as .keras: for demos and tests only, near-chance quality."
     import keras
@@ -470,7 +477,7 @@ def demo_model(path=None, epochs=12, seed=0) -> Path:
     m.save(path)
     return path
 
-# %% ../nbs/08_predict.ipynb 55
+# %% ../nbs/08_predict.ipynb 57
 def _bn_pairs(model) -> list:
     "(layer, batch norm) pairs, nested models included, where a last-axis BatchNormalization is the only consumer of a Conv2D or Dense without activation."
     import keras
@@ -528,7 +535,7 @@ def fold_batchnorm(model, atol=1e-4):
         return folded
     except Exception: return model                              # a model this cannot rebuild: used as it is
 
-# %% ../nbs/08_predict.ipynb 60
+# %% ../nbs/08_predict.ipynb 63
 RUNTIMES = ("auto", "onnx", "onnx-int8", "keras")
 
 def model_key(model) -> str:
@@ -637,7 +644,7 @@ def onnx_int8_model(model, *, min_agreement=0.95, reduce_range=True, cache=None)
         raise RuntimeError(f"{model.name}: quantised to int8 it agrees with the float model on {agree:.1%} of the sample's faces")
     return q
 
-# %% ../nbs/08_predict.ipynb 71
+# %% ../nbs/08_predict.ipynb 74
 @dataclass
 class Face:
     "One face: `box` (x, y, w, h) in the image's own pixels and `emotions` {emotion: probability} over the 7 EMOTIONS; `whole_image`: no face was found and this is the whole image classified, a guess."
@@ -658,7 +665,7 @@ class Face:
 
     def __getitem__(self, key): return self.to_dict()[key]   # face["box"], face["emotions"], like a dict
 
-# %% ../nbs/08_predict.ipynb 72
+# %% ../nbs/08_predict.ipynb 75
 def _is_many(images, gray):
     "Is `images` several images (a list, a 4-D array, or a 3-D stack of gray images) rather than one?"
     if isinstance(images, (list, tuple)): return True
@@ -793,7 +800,7 @@ class EmotionDetector:
         faces = self.detect_emotions(image, gray=False, bgr=bgr, cropped=cropped)
         return max((f.top_emotion for f in faces), key=lambda t: t[1], default=None)
 
-# %% ../nbs/08_predict.ipynb 83
+# %% ../nbs/08_predict.ipynb 86
 EMOTION_COLORS = {"angry": (214, 39, 40), "disgust": (44, 160, 44), "fear": (148, 103, 189), "happy": (255, 160, 0),
                   "sad": (31, 119, 180), "surprise": (227, 119, 194), "neutral": (127, 127, 127)}
 
@@ -827,7 +834,7 @@ def plot_emotions(face, ax=None, title=None):
     if title: ax.set_title(title)
     return ax
 
-# %% ../nbs/08_predict.ipynb 91
+# %% ../nbs/08_predict.ipynb 94
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 
 class VideoError(ImageError):
@@ -899,7 +906,7 @@ def video_rows(frames) -> list:
                          **({"whole_image": True} if f.whole_image else {})})
     return rows
 
-# %% ../nbs/08_predict.ipynb 100
+# %% ../nbs/08_predict.ipynb 103
 def _list_inputs(paths):
     "Expand files and folders (recursively, image and video extensions, hidden files skipped): [(path, root folder or None, error)]."
     out, seen = [], set()
