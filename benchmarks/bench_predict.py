@@ -39,6 +39,7 @@ if len(sys.argv) > 5:                        # PrivateTest faces and labels: fer
     x = np.array([cv2.resize(f, (64, 64)) for f in t["x"]], "float32") / 255.0
     p = np.concatenate([np.asarray(d._classify_emotions((x[i:i + 256] - 0.5) * 2.0)) for i in range(0, len(x), 256)])
     out["accuracy"] = float((p.argmax(1) == t["y"]).mean())
+    out["correct"] = (p.argmax(1) == t["y"]).astype(int).tolist()      # per face: the paired comparison with fer_nbdev
 for tfl in (True, False):
     key = "tflite" if tfl else "keras"
     d = FER(use_tflite=tfl)
@@ -293,8 +294,11 @@ if __name__ == "__main__":
         else:
             test = full[full.usage == "PrivateTest"]
             np.savez(Path(tmp) / "test.npz", x=test.images, y=test.labels); extra = [str(Path(tmp) / "test.npz")]
+            correct = {}
             for k, d in (("onnx", det), ("onnx-int8", q8), ("fast", fdet), ("fast-int8", f8)):
-                if d is not None: acc[k] = float((d.classify(test.images).argmax(1) == test.labels).mean())
+                if d is not None:
+                    correct[k] = d.classify(test.images).argmax(1) == test.labels
+                    acc[k] = float(correct[k].mean())
     r = subprocess.run([py, "-c", FER_SCRIPT, str(Path(tmp) / "faces.npy"), json.dumps(images), str(hopper), str(a.reps), *extra],
                        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     line = next((l for l in r.stdout.splitlines() if l.startswith("RESULT ")), None)
@@ -303,9 +307,15 @@ if __name__ == "__main__":
         write_json(fer=None, accuracy=acc or None)
         sys.exit(0)
     fer = json.loads(line[7:])
+    fer_correct = np.array(fer.pop("correct", []), bool)
+    margin = {}                                      # on the same faces: accuracy minus fer's, and its paired standard error
+    if acc and len(fer_correct) == len(test):
+        for k, c in correct.items():
+            diff = c.astype(float) - fer_correct
+            margin[k] = {"margin": float(diff.mean()), "paired_se": float(diff.std(ddof=1) / np.sqrt(len(diff)))}
     again = interleaved({"onnx": fs["onnx"]}, a.reps)["onnx"][0]          # ours again, after fer: did the load change?
     lat2, _ = latency(lambda: det.detect_emotions(hopper))
-    write_json(fer=fer, accuracy=acc or None, test_faces=len(test) if acc else None,
+    write_json(fer=fer, accuracy=acc or None, test_faces=len(test) if acc else None, accuracy_vs_fer=margin or None,
                after_fer={"faces_per_s": round(a.faces / again, 1), "latency_ms": round(1e3 * lat2, 2)})
     print(f"\nfer {fer['fer_version']} ({py}; its own 64×64 CNN, {fer['params']:,} parameters, Haar cascade with minimum face 50 px)")
     if acc:
@@ -313,6 +323,8 @@ if __name__ == "__main__":
         print(f"  PrivateTest accuracy: fer {fer['accuracy']:.1%}; fer_nbdev {acc['onnx']:.1%} (float), {acc['onnx-int8'] if 'onnx-int8' in acc else float('nan'):.1%} (int8); "
               f"fast model {acc['fast']:.1%} (float), {fast8}"
               "  (fer's model may have been trained on PrivateTest: its authors split FER2013 their own way)")
+        for k, m in margin.items():
+            print(f"    {k:<10} minus fer, same faces: {100 * m['margin']:+.1f} points ± {100 * m['paired_se']:.1f} (paired standard error)")
     print(f"  (fer_nbdev measured again after fer: {a.faces / again:.0f} faces/s, {1000 * lat2:.1f} ms per photo: "
           f"the load changed by {again / cls['onnx'][0]:.2f}x, {lat2 / lat:.2f}x)")
     rows = []
