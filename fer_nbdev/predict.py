@@ -12,13 +12,13 @@ import numpy as np
 from .data import EMOTIONS, IMAGE_SIZE, package_dir
 
 # %% auto 0
-__all__ = ['IMAGE_EXTS', 'CASCADE', 'BLAZEFACE', 'DETECTORS', 'DEFAULT_DETECTOR', 'BLAZE_TO_HAAR', 'PHOTO_FACES',
-           'NO_FACE_PHOTOS', 'DETECTION_CASES', 'PADDING', 'DEFAULT_MODEL', 'PACKAGED_MODELS', 'RUNTIMES',
-           'EMOTION_COLORS', 'VIDEO_EXTS', 'ImageError', 'load_image', 'to_gray', 'find_faces', 'runtime_cache',
-           'find_faces_blazeface', 'detect_faces', 'faceless_backgrounds', 'detection_set', 'match_boxes', 'crop_faces',
-           'load_models', 'demo_model', 'fold_batchnorm', 'model_key', 'export_onnx', 'OnnxModel', 'onnx_model',
-           'onnx_int8_model', 'Face', 'EmotionDetector', 'annotate', 'plot_emotions', 'VideoError', 'open_video',
-           'video_rows', 'main']
+__all__ = ['IMAGE_EXTS', 'CASCADE', 'BLAZEFACE', 'DETECTORS', 'DEFAULT_DETECTOR', 'BLAZE_TO_HAAR', 'BLAZEFACE_THREADS',
+           'PHOTO_FACES', 'NO_FACE_PHOTOS', 'DETECTION_CASES', 'PADDING', 'DEFAULT_MODEL', 'PACKAGED_MODELS',
+           'RUNTIMES', 'EMOTION_COLORS', 'VIDEO_EXTS', 'ImageError', 'load_image', 'to_gray', 'find_faces',
+           'runtime_cache', 'find_faces_blazeface', 'detect_faces', 'faceless_backgrounds', 'detection_set',
+           'match_boxes', 'crop_faces', 'load_models', 'demo_model', 'fold_batchnorm', 'model_key', 'export_onnx',
+           'OnnxModel', 'onnx_model', 'onnx_int8_model', 'Face', 'EmotionDetector', 'annotate', 'plot_emotions',
+           'VideoError', 'open_video', 'video_rows', 'main']
 
 # %% ../nbs/08_predict.ipynb 9
 class ImageError(ValueError):
@@ -243,10 +243,23 @@ def _windows(h, w, levels):
         out += [(int(x), int(y), t) for y in ys for x in xs]
     return out
 
-def find_faces_blazeface(image, *, bgr=False, model="short", min_score=0.6, levels=2, haar_boxes=True, scores=False):
+BLAZEFACE_THREADS = 1   # windows searched at once (ONNX Runtime, one thread each)
+
+def _run_windows(sess, x, threads):
+    "The ONNX session's outputs for each window of the batch `x`, one window a call, on up to `threads` threads."
+    name = sess.get_inputs()[0].name
+    run1 = lambda i: sess.run(None, {name: x[i:i + 1]})
+    if threads <= 1 or len(x) < 2: return [run1(i) for i in range(len(x))]
+    from concurrent.futures import ThreadPoolExecutor
+    with _BF_LOCK:
+        pool = _BF_ORT.get(("pool", threads)) or _BF_ORT.setdefault(("pool", threads), ThreadPoolExecutor(threads))
+    return list(pool.map(run1, range(len(x))))
+
+def find_faces_blazeface(image, *, bgr=False, model="short", min_score=0.6, levels=2, haar_boxes=True, scores=False, threads=None):
     """Face boxes (n, 4) int (x, y, w, h) from MediaPipe's BlazeFace through OpenCV's DNN module, grown to Haar-like boxes;
     `model`: "short" (128 px) or "full" (192 px) range; `levels`: the whole image (1), also 2×2 tiles (2), 3×3 (3), ...;
-    `haar_boxes=False`: BlazeFace's own boxes; `scores=True`: (boxes, scores)."""
+    `haar_boxes=False`: BlazeFace's own boxes; `scores=True`: (boxes, scores); `threads`: windows searched at once
+    (default `BLAZEFACE_THREADS`)."""
     import cv2
     if model not in BLAZEFACE: raise ValueError(f"unknown BlazeFace model {model!r}: one of {list(BLAZEFACE)}")
     a = to_gray(image, bgr=bgr)                    # gray, as the model sees faces: any input kind, the same boxes
@@ -264,7 +277,7 @@ def find_faces_blazeface(image, *, bgr=False, model="short", min_score=0.6, leve
     x = np.repeat(blob[..., None].astype(np.float32) / 127.5 - 1, 3, axis=-1)
     anchors, sess = _blazeface_anchors(size), _blazeface_onnx(model)
     if sess is not None:                             # ONNX Runtime: one window a call (the graph's batch is 1)
-        outs = [sess.run(None, {sess.get_inputs()[0].name: x[i:i + 1]}) for i in range(len(wins))]
+        outs = _run_windows(sess, x, BLAZEFACE_THREADS if threads is None else threads)
         cls = np.stack([next(o for o in out if o.shape[-1] == 1).reshape(-1) for out in outs])
         reg = np.stack([next(o for o in out if o.shape[-1] == 16).reshape(len(anchors), 16) for out in outs])
     else:                                            # OpenCV's DNN module: every window in one call
