@@ -243,7 +243,7 @@ def _windows(h, w, levels):
         out += [(int(x), int(y), t) for y in ys for x in xs]
     return out
 
-BLAZEFACE_THREADS = 1   # windows searched at once (ONNX Runtime, one thread each)
+BLAZEFACE_THREADS = min(4, os.cpu_count() or 1)   # windows searched at once (ONNX Runtime, one thread each)
 
 def _run_windows(sess, x, threads):
     "The ONNX session's outputs for each window of the batch `x`, one window a call, on up to `threads` threads."
