@@ -251,12 +251,14 @@ def _run_windows(sess, x, threads):
     run1 = lambda i: sess.run(None, {name: x[i:i + 1]})
     if threads <= 1 or len(x) < 2: return [run1(i) for i in range(len(x))]
     from concurrent.futures import ThreadPoolExecutor
+    key = ("pool", threads, os.getpid())          # a forked process gets pools of its own (threads do not survive a fork)
     with _BF_LOCK:
-        pool = _BF_ORT.get(("pool", threads)) or _BF_ORT.setdefault(("pool", threads), ThreadPoolExecutor(threads))
+        if key not in _BF_ORT: _BF_ORT[key] = ThreadPoolExecutor(threads, thread_name_prefix="blazeface")
+        pool = _BF_ORT[key]
     return list(pool.map(run1, range(len(x))))
 
 def find_faces_blazeface(image, *, bgr=False, model="short", min_score=0.6, levels=2, haar_boxes=True, scores=False, threads=None):
-    """Face boxes (n, 4) int (x, y, w, h) from MediaPipe's BlazeFace through OpenCV's DNN module, grown to Haar-like boxes;
+    """Face boxes (n, 4) int (x, y, w, h) from MediaPipe's BlazeFace (ONNX Runtime, else OpenCV's DNN module), grown to Haar-like boxes;
     `model`: "short" (128 px) or "full" (192 px) range; `levels`: the whole image (1), also 2×2 tiles (2), 3×3 (3), ...;
     `haar_boxes=False`: BlazeFace's own boxes; `scores=True`: (boxes, scores); `threads`: windows searched at once
     (default `BLAZEFACE_THREADS`)."""
