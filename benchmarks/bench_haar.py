@@ -10,8 +10,9 @@ the best of --reps calls, on the 512×600 portrait of Grace Hopper (matplotlib) 
 enlarged to 1024×1024; for the defaults also the wall time with all cores. Nothing is asserted; with --json every
 number is written with the machine and its load (08_predict shows the table from that file).
 """
-import argparse, inspect, os, time
+import argparse, inspect, os
 import numpy as np
+from bench_predict import best_of      # (best wall time, least CPU time, last result) of n calls
 
 # name: find_faces arguments (max_side as a fraction of the photo's longest side, resolved per photo)
 SETTINGS = {
@@ -50,19 +51,11 @@ def pasted_set(faces, seed=0):
     return out
 
 
-def cpu_time(f, reps):
-    "Best CPU time (this process) of `reps` calls, in seconds."
-    best = 1e9
-    for _ in range(reps):
-        t = time.process_time(); f(); best = min(best, time.process_time() - t)
-    return best
-
-
-def wall_time(f, reps):
-    best = 1e9
-    for _ in range(reps):
-        t = time.perf_counter(); f(); best = min(best, time.perf_counter() - t)
-    return best
+def find_faces_defaults() -> dict:
+    "`find_faces`' default settings, as the file records them (08_predict checks them against the library's)."
+    from fer_nbdev.predict import find_faces
+    return {k: v.default for k, v in inspect.signature(find_faces).parameters.items()
+            if v.default is not inspect.Parameter.empty and k != "bgr"}
 
 
 if __name__ == "__main__":
@@ -88,7 +81,7 @@ if __name__ == "__main__":
     big = cv2.resize(to_gray(skimage.data.astronaut()), (1024, 1024), interpolation=cv2.INTER_LINEAR)
     threads = cv2.getNumThreads()
     load_before = os.getloadavg()[0]
-    wall_all = wall_time(lambda: find_faces(portrait), max(a.reps, 10))
+    wall_all = best_of(lambda: find_faces(portrait), max(a.reps, 10))[0]
     cv2.setNumThreads(1)
     print(f"{os.cpu_count()} cores; {n_faces} {source} faces in {len(photos)} photos ({n_small} of at most {SMALL} px); "
           f"CPU time of one thread, best of {a.reps}")
@@ -101,8 +94,8 @@ if __name__ == "__main__":
             small = truth[truth[:, 2] <= SMALL]
             small_found += match_boxes(boxes, small)[0]
         row = {"setting": name, "arguments": SETTINGS[name],
-               "portrait_cpu_ms": round(1e3 * cpu_time(lambda: find_faces(portrait, **haar_args(name, portrait.shape)), a.reps), 1),
-               "photo1024_cpu_ms": round(1e3 * cpu_time(lambda: find_faces(big, **haar_args(name, big.shape)), a.reps), 1),
+               "portrait_cpu_ms": round(1e3 * best_of(lambda: find_faces(portrait, **haar_args(name, portrait.shape)), a.reps)[1], 1),
+               "photo1024_cpu_ms": round(1e3 * best_of(lambda: find_faces(big, **haar_args(name, big.shape)), a.reps)[1], 1),
                "found": found, "faces": n_faces, "small_found": small_found, "small_faces": n_small, "false_boxes": false}
         rows.append(row)
         print(f"  {name:<22} portrait {row['portrait_cpu_ms']:6.1f} ms  1024-px {row['photo1024_cpu_ms']:6.1f} ms  "
@@ -114,8 +107,7 @@ if __name__ == "__main__":
         out = {"benchmark": "bench_haar", "reps": a.reps, **run_info(), "load_average": [load_before, os.getloadavg()[0]],
                "faces_from": source, "photos": len(photos), "face_sides_px": [56, 220], "small_side_px": SMALL,
                "portrait": "grace_hopper.jpg (matplotlib), 512x600", "photo1024": "skimage.data.astronaut, enlarged to 1024x1024",
-               "find_faces_defaults": {k: v.default for k, v in inspect.signature(find_faces).parameters.items()
-                                       if v.default is not inspect.Parameter.empty and k != "bgr"},
+               "find_faces_defaults": find_faces_defaults(),
                "defaults_portrait_wall_ms_all_threads": round(1e3 * wall_all, 1), "threads": threads, "rows": rows}
         os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
         with open(a.json, "w") as f: json.dump(out, f, indent=1)
