@@ -13,12 +13,12 @@ import keras_tuner as kt
 from .data import EMOTIONS, IMAGE_SIZE
 from .augment import augmentation
 from .results import resolve_dir
-from .train import fit, set_seed, run_experiment
+from .train import fit, set_seed, run_experiment, as_xy
 
 # %% auto 0
 __all__ = ['HPARAMS', 'search_space', 'define_hparam', 'cnn_from_hparams', 'count_cnn_params', 'CNNHyperModel', 'tunable_cnn',
-           'BayesianTuner', 'scratch_path', 'tune', 'trials_table', 'tuning_record', 'hparams_path', 'save_hparams',
-           'load_hparams', 'train_best', 'run_tuning']
+           'BayesianTuner', 'scratch_path', 'search_id', 'tune', 'trials_table', 'tuning_record', 'hparams_path',
+           'save_hparams', 'load_hparams', 'train_best', 'run_tuning']
 
 # %% ../nbs/04_tuning.ipynb 9
 HPARAMS = ("filters", "depth", "kernel_size", "dropout", "dense_units", "learning_rate", "batch_norm")
@@ -158,17 +158,25 @@ def scratch_path(directory=None) -> Path:
     p.mkdir(parents=True, exist_ok=True)
     return p
 
+def search_id(splits, **config) -> str:
+    "8 hex digits that name a search: its `config` (space, budget, seed, fit arguments) and the faces it trains and selects on."
+    import hashlib
+    (_, yt), (_, yv) = as_xy(splits.train), as_xy(splits.val)
+    key = json.dumps(config, sort_keys=True, default=str).encode() + np.ascontiguousarray(yt).tobytes() + np.ascontiguousarray(yv).tobytes()
+    return hashlib.sha256(key).hexdigest()[:8]
+
 def tune(splits, *, max_trials=10, epochs=5, batch_size=64, seed=0, directory=None, project_name="tuned_cnn",
-         space=None, augment=False, num_initial_points=None, patience=None, fit_kwargs=None, overwrite=True,
+         space=None, augment=False, num_initial_points=None, patience=None, fit_kwargs=None, overwrite=False,
          verbose=0) -> tuple[dict, kt.Tuner]:
-    "Bayesian search of `space` on `splits` (train on train, objective `val_accuracy` on val); returns (best hparams dict, tuner)."
+    "Bayesian search of `space` on `splits` (train on train, objective `val_accuracy` on val); returns (best hparams dict, tuner). The same search run again in the same `directory` resumes after its last finished trial."
     space = dict(space or search_space())
     fit_kw = {"epochs": epochs, "batch_size": batch_size, "patience": patience or epochs, **(fit_kwargs or {})}
     hypermodel = CNNHyperModel(space, augment=augment, seed=seed, fit_kwargs=fit_kw)
     n_init = num_initial_points if num_initial_points is not None else max(2, max_trials // 3)
+    sid = search_id(splits, space=space, max_trials=max_trials, num_initial_points=n_init, seed=seed, augment=augment, fit=fit_kw)
     tuner = BayesianTuner(hypermodel, objective="val_accuracy", max_trials=max_trials,
                           num_initial_points=n_init, seed=seed + 1, directory=str(scratch_path(directory)),
-                          project_name=project_name, overwrite=overwrite)
+                          project_name=f"{project_name}-{sid}", overwrite=overwrite)
     tuner.search(splits.train, splits.val, verbose=verbose)
     best = tuner.get_best_hyperparameters(1)
     if not best or not any(t.status == "COMPLETED" for t in tuner.oracle.trials.values()):
@@ -185,7 +193,7 @@ def trials_table(tuner):
     df.insert(2, "best_so_far", df["score"].cummax())
     return df
 
-# %% ../nbs/04_tuning.ipynb 32
+# %% ../nbs/04_tuning.ipynb 35
 def tuning_record(tuner, best, space, *, epochs, batch_size, seed, search_time_s=None) -> dict:
     "The search as a JSON-able dict: tuner, objective, space, budget, every trial's hyperparameters and score, the best set."
     trials = sorted(tuner.oracle.trials.values(), key=lambda t: int(t.trial_id))
@@ -221,7 +229,7 @@ def load_hparams(path) -> dict:
     "The best hyperparameters of a saved `tuning_record` (what `cnn_from_hparams` takes)."
     return json.loads(Path(path).read_text())["best_hparams"]
 
-# %% ../nbs/04_tuning.ipynb 37
+# %% ../nbs/04_tuning.ipynb 40
 def train_best(best, splits, *, epochs=30, batch_size=64, patience=8, augment=True, seed=0, fit_kwargs=None,
                results_dir=None, model_dir=None, profile="nb", protocol="usage", parameters=None, extra=None, verbose=0):
     "Rebuild `best` with `cnn_from_hparams`, train and score it with `run_experiment` as `tuned-<protocol>` (model key `tuned_cnn`); returns (model, history, results path)."

@@ -1,5 +1,5 @@
 "Tests of fer_nbdev.tuning: the search space, the rebuilt architecture, a tiny real search end to end, JAX."
-import json, os, subprocess, sys, tempfile, textwrap
+import json, os, re, subprocess, sys, tempfile, textwrap
 from pathlib import Path
 import numpy as np
 import pytest
@@ -162,7 +162,7 @@ def test_rebuilt_architecture_has_the_best_models_parameter_count(tiny_run, spli
 def test_tuner_state_goes_to_the_scratch_dir_not_the_repo(tiny_run):
     scratch = tiny_run["base"] / "scratch"
     project = Path(tiny_run["tuner"].project_dir)
-    assert project.parent == scratch and project.name == "test-tuned-usage"
+    assert project.parent == scratch and re.fullmatch(r"test-tuned-usage-[0-9a-f]{8}", project.name)   # named by search_id
     assert (project / "oracle.json").is_file()
     assert len(list(project.glob("trial_*/trial.json"))) == 2
     assert not any((tiny_run["base"] / "results").rglob("oracle.json"))   # no tuner state beside the results
@@ -171,6 +171,36 @@ def test_tuner_state_goes_to_the_scratch_dir_not_the_repo(tiny_run):
     p = scratch_path(None).resolve()
     assert p.is_dir() and Path(tempfile.gettempdir()).resolve() in p.parents and ROOT not in p.parents
     assert scratch_path(None).resolve() != p                             # fresh each time: no resumed search
+
+
+def test_an_interrupted_search_resumes_after_its_last_finished_trial(splits, tmp_path, monkeypatch):
+    kw = dict(max_trials=3, epochs=1, batch_size=64, seed=0, directory=tmp_path, space=search_space(**SMALL),
+              num_initial_points=1, project_name="resume")
+    trained, real_fit = [], CNNHyperModel.fit
+    def fit_or_stop(self, hp, model, *a, **k):
+        trained.append(dict(hp.values))
+        if stop_at == len(trained): raise KeyboardInterrupt   # Ctrl-C in that trial: the search stops there
+        return real_fit(self, hp, model, *a, **k)
+    monkeypatch.setattr(CNNHyperModel, "fit", fit_or_stop)
+    stop_at = 2
+    with pytest.raises(KeyboardInterrupt): tune(splits, **kw)
+    first, cut = trained[:2]
+    trained.clear(); stop_at = 0
+    best, tuner = tune(splits, **kw)               # the same search again: trial 1 is kept, the cut trial retried, then one more
+    table = trials_table(tuner)
+    assert list(table["status"]) == ["COMPLETED"] * 3
+    assert trained[0] == cut and first not in trained and len(trained) == 2
+    assert table.iloc[0][list(HPARAMS)].to_dict() == first
+    trained.clear()
+    again, same = tune(splits, **kw)               # finished: nothing left to train, the same trials
+    assert trained == [] and same.project_dir == tuner.project_dir
+    assert trials_table(same).equals(table)
+    top = table[table["score"] == table["score"].max()]   # the best of them (ties on 42 faces: any of the top trials)
+    assert any(row[list(HPARAMS)].to_dict() == {k: again[k] for k in HPARAMS} for _, row in top.iterrows())
+    _, other = tune(splits, **{**kw, "seed": 1, "max_trials": 1})   # another setting: a search of its own, from scratch
+    assert len(trained) == 1 and other.project_dir != tuner.project_dir
+    _, fresh = tune(splits, **kw, overwrite=True)  # overwrite: the saved search is discarded
+    assert len(trained) == 4 and fresh.project_dir == tuner.project_dir
 
 
 # --- JAX ----------------------------------------------------------------------------------------------------------
