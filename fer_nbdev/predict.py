@@ -150,7 +150,7 @@ def runtime_cache() -> Path:
     from fer_nbdev.data import cache_dir
     return cache_dir() / "onnx"
 
-_BF_LOCK, _BF_ORT = threading.Lock(), {}
+_BF_LOCK, _BF_ORT, _BF_POOLS = threading.Lock(), {}, {}   # ONNX sessions by model name; thread pools by (threads, process)
 
 def _blazeface_onnx(name):
     """BlazeFace `name` as a one-thread ONNX Runtime session, converted from the TFLite file once (tf2onnx) and kept in
@@ -251,10 +251,10 @@ def _run_windows(sess, x, threads):
     run1 = lambda i: sess.run(None, {name: x[i:i + 1]})
     if threads <= 1 or len(x) < 2: return [run1(i) for i in range(len(x))]
     from concurrent.futures import ThreadPoolExecutor
-    key = ("pool", threads, os.getpid())          # a forked process gets pools of its own (threads do not survive a fork)
+    key = (threads, os.getpid())                  # a forked process gets pools of its own (threads do not survive a fork)
     with _BF_LOCK:
-        if key not in _BF_ORT: _BF_ORT[key] = ThreadPoolExecutor(threads, thread_name_prefix="blazeface")
-        pool = _BF_ORT[key]
+        if key not in _BF_POOLS: _BF_POOLS[key] = ThreadPoolExecutor(threads, thread_name_prefix="blazeface")
+        pool = _BF_POOLS[key]
     return list(pool.map(run1, range(len(x))))
 
 def find_faces_blazeface(image, *, bgr=False, model="short", min_score=0.6, levels=2, haar_boxes=True, scores=False, threads=None):
