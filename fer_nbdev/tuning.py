@@ -174,9 +174,12 @@ def tune(splits, *, max_trials=10, epochs=5, batch_size=64, seed=0, directory=No
     hypermodel = CNNHyperModel(space, augment=augment, seed=seed, fit_kwargs=fit_kw)
     n_init = num_initial_points if num_initial_points is not None else max(2, max_trials // 3)
     sid = search_id(splits, space=space, max_trials=max_trials, num_initial_points=n_init, seed=seed, augment=augment, fit=fit_kw)
-    tuner = BayesianTuner(hypermodel, objective="val_accuracy", max_trials=max_trials,
-                          num_initial_points=n_init, seed=seed + 1, directory=str(scratch_path(directory)),
-                          project_name=f"{project_name}-{sid}", overwrite=overwrite)
+    make = lambda fresh: BayesianTuner(hypermodel, objective="val_accuracy", max_trials=max_trials, num_initial_points=n_init,
+                                       seed=seed + 1, directory=str(scratch_path(directory)),
+                                       project_name=f"{project_name}-{sid}", overwrite=fresh)
+    tuner = make(overwrite)
+    if not any(t.status == "COMPLETED" for t in tuner.oracle.trials.values()):
+        tuner = make(True)   # nothing finished to keep (e.g. every trial failed before a fix): search anew
     tuner.search(splits.train, splits.val, verbose=verbose)
     best = tuner.get_best_hyperparameters(1)
     if not best or not any(t.status == "COMPLETED" for t in tuner.oracle.trials.values()):

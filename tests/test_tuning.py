@@ -201,6 +201,13 @@ def test_an_interrupted_search_resumes_after_its_last_finished_trial(splits, tmp
     assert len(trained) == 1 and other.project_dir != tuner.project_dir
     _, fresh = tune(splits, **kw, overwrite=True)  # overwrite: the saved search is discarded
     assert len(trained) == 4 and fresh.project_dir == tuner.project_dir
+    # a search whose every trial failed keeps nothing: run again (after a fix), it searches anew instead of reloading the failures
+    one = {**kw, "max_trials": 1, "project_name": "failing"}
+    monkeypatch.setattr(CNNHyperModel, "fit", lambda *a, **k: 1 / 0)
+    with pytest.raises(RuntimeError, match="no trial completed"): tune(splits, **one)
+    monkeypatch.setattr(CNNHyperModel, "fit", fit_or_stop)
+    _, fixed = tune(splits, **one)
+    assert list(trials_table(fixed)["status"]) == ["COMPLETED"] and len(trained) == 5
 
 
 # --- JAX ----------------------------------------------------------------------------------------------------------
