@@ -178,8 +178,8 @@ def tune(splits, *, max_trials=10, epochs=5, batch_size=64, seed=0, directory=No
                                        seed=seed + 1, directory=str(scratch_path(directory)),
                                        project_name=f"{project_name}-{sid}", overwrite=fresh)
     tuner = make(overwrite)
-    if not any(t.status == "COMPLETED" for t in tuner.oracle.trials.values()):
-        tuner = make(True)   # nothing finished to keep (e.g. every trial failed before a fix): search anew
+    if not overwrite and tuner.oracle.trials and not any(t.status == "COMPLETED" for t in tuner.oracle.trials.values()):
+        tuner = make(True)   # reloaded, but nothing finished to keep (e.g. every trial failed before a fix): search anew
     tuner.search(splits.train, splits.val, verbose=verbose)
     best = tuner.get_best_hyperparameters(1)
     if not best or not any(t.status == "COMPLETED" for t in tuner.oracle.trials.values()):
