@@ -63,8 +63,8 @@ MODEL_NAMES = {
     "mlp": "MLP baseline", "cnn4": "4-layer CNN", "cnn7": "7-layer CNN", "tuned_cnn": "Tuned CNN (Bayesian optimisation)",
     "cnn7_x10": "7-layer CNN ×10 ensemble", "inceptionv3": "InceptionV3", "resnet50": "ResNet50", "vgg16": "VGG16",
     "avg_ensemble": "Average ensemble (ResNet50 + tuned CNN + VGG16)",
-    "vgg": "VGG-style net, 48 px (beyond the study)", "resnet": "Small ResNet, 40 px crops (beyond the study)",
-    "mini_xception": "Mini-Xception, 44 px crops (fast prediction; beyond the study)", "best_ensemble": "Best ensemble (beyond the study)",
+    "vgg": "VGG-style net", "resnet": "Small ResNet", "mini_xception": "Mini-Xception for fast prediction",
+    "best_ensemble": "Best ensemble",
 }
 TRANSFER_MODELS = ("inceptionv3", "resnet50", "vgg16")   # models with a pretrained (ImageNet) base
 PROFILES = ("smoke", "nb", "cpu", "cpufull", "gpu")                  # weakest to strongest
@@ -173,11 +173,18 @@ def _row_order(keys):
         return (known.index(b) if b else len(known), b or k.split("@")[0], k.split("@")[0] != b, k)
     return sorted(keys, key=order)
 
+def _crop(rec):
+    "The crop size a run trained on (its `crop` parameter), None for whole faces."
+    c = (rec.get("parameters") or {}).get("crop") if rec else None
+    return int(c) if c else None
+
 def _name(key, rec):
     model, b = key.split("@")[0], base_model(key)
     name = MODEL_NAMES.get(model) or (f"{MODEL_NAMES[b]}: {model[len(b) + 1:].replace('_', ' ')}" if b else model)
-    if rec is None: return name
-    lab, extras = init_label(rec), []
+    extras = ["beyond the study"] if b and b not in STUDY else []
+    if _crop(rec): extras.append(f"{_crop(rec)} px crops")
+    if rec is None: return f"{name} ({', '.join(extras)})" if extras else name
+    lab = init_label(rec)
     if lab == "random init": extras.append("random init, not ImageNet transfer" if b in TRANSFER_MODELS else "random-init transfer members")
     elif lab: extras.append(lab)
     if b in TRANSFER_MODELS:
@@ -190,8 +197,7 @@ def results_table(results_dir="results", protocol="usage", sample=False) -> pd.D
     if protocol not in PROTOCOL_SPLITS: raise ValueError(f"protocol must be one of {list(PROTOCOL_SPLITS)}, not {protocol!r}")
     recs = [r for r in _records(results_dir, sample) if not model_key(r).startswith(RECIPE_PREFIX)]   # recipe search: 03b_recipe
     chosen = select_runs(recs, protocol)
-    unknown = {model_key(r) for r in recs if r.get("protocol") in PROTOCOL_SPLITS and base_model(model_key(r)) is None}
-    keys = _row_order(set(MODEL_NAMES) | unknown | set(chosen))   # variants of known models only where they have a run
+    keys = _row_order(set(STUDY) | set(chosen))   # the study's rows always; any other only where it has a run
     rows = []
     for k in keys:
         r, study = chosen.get(k), (STUDY.get(k) if "@" not in k else None)
