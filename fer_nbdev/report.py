@@ -182,7 +182,7 @@ def _name(key, rec):
     model, b = key.split("@")[0], base_model(key)
     name = MODEL_NAMES.get(model) or (f"{MODEL_NAMES[b]}: {model[len(b) + 1:].replace('_', ' ')}" if b else model)
     extras = ["beyond the study"] if b and b not in STUDY else []
-    if _crop(rec): extras.append(f"{_crop(rec)} px crops")
+    if crop := _crop(rec): extras.append(f"{crop} px crops")
     if rec is None: return f"{name} ({', '.join(extras)})" if extras else name
     lab = init_label(rec)
     if lab == "random init": extras.append("random init, not ImageNet transfer" if b in TRANSFER_MODELS else "random-init transfer members")
