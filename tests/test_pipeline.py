@@ -219,10 +219,15 @@ def test_killed_training_step_resumes_where_it_stopped(tmp_path):
     done = pl.resume_epoch(backup)
     assert 2 <= done < 5, f"the step should have been killed mid-training, after {done} epochs"
     assert not (tmp_path / "r" / "smoke-cnn4-usage.json").exists()
+    info = pl.resume_info(backup)                              # what the backup says of the epochs before the kill
+    assert info["epochs"] == done and 1 <= info["best_epoch"] <= done and 0 < info["best_val_accuracy"] <= 1
+    assert 0 < info["hours"] < 1
+    r = subprocess.run(args + ["--list"], capture_output=True, text=True, timeout=120)   # the plan says how far it got
+    assert r.returncode == 0 and f"resumes after epoch {done} of 5 (best val_accuracy " in r.stdout, r.stdout + r.stderr
 
     r = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert f"resuming its training after epoch {done}" in r.stdout
+    assert f"resuming its training after epoch {done} of 5" in r.stdout
     rec = json.loads((tmp_path / "r" / "smoke-cnn4-usage.json").read_text())
     assert rec["epochs"] == 5 and len(rec["history"]["val_accuracy"]) == 5   # the epochs before the kill are in it
     assert not backup.exists()                                                # a finished step leaves no backup
