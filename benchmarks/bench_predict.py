@@ -8,7 +8,7 @@ has it is given. The ratios printed at the end are what to read: the machine may
 
 The model: --model, else the packaged fer_default.keras if this build ships one, else a freshly built (untrained)
 fer_nbdev.models.cnn7: speed does not depend on training. The fast model (`--model fast`, a mini-Xception), timed in
-the same loop: --fast-model, else the packaged fer_fast.keras, else an untrained mini_xception with a 44-px crop.
+the same loop, alone and with flip TTA (`--tta flip`: each face and its mirror image in one call): --fast-model, else the packaged fer_fast.keras, else an untrained mini_xception with a 44-px crop.
 Every timing is the best of --reps runs (classification:
 the runtimes interleaved, so a shared machine's load hits them alike), latencies the median of 30 calls; the CPU time
 (all threads, this process) is printed beside the wall time. `fer` needs TensorFlow and would pull torch
@@ -206,6 +206,7 @@ if __name__ == "__main__":
     haar = EmotionDetector(det.models, detector="haar")
     fast_path, fast_what = pick_fast_model(a.fast_model, tmp)
     fdet = EmotionDetector(fast_path)
+    fflip = EmotionDetector(fdet.models, tta="flip")                   # each face and its mirror, one call: twice the work
     try: f8 = EmotionDetector(fdet.models, runtime="onnx-int8")
     except RuntimeError as e: f8 = None; print(f"(the fast model's int8 graph is refused, not timed: {e})")
     m = det.models[0]
@@ -217,7 +218,7 @@ if __name__ == "__main__":
     x = faces[..., None]
     lite = litert_classifier(m, tmp)
     fs = {"onnx": lambda: det.classify(faces), "keras": lambda: kdet.classify(faces), "keras-unfolded": lambda: udet.classify(faces),
-          "fast": lambda: fdet.classify(faces)}
+          "fast": lambda: fdet.classify(faces), "fast-flip": lambda: fflip.classify(faces)}
     if q8 is not None: fs["onnx-int8"] = lambda: q8.classify(faces)
     if f8 is not None: fs["fast-int8"] = lambda: f8.classify(faces)
     if lite is not None: fs["litert"] = lambda: batched(lite, x)
@@ -226,6 +227,8 @@ if __name__ == "__main__":
     cls = interleaved(fs, a.reps)
     plain = np.asarray(batched(lambda b: m.predict_on_batch(b), x), np.float32)
     plain_fast = np.asarray(batched(lambda b: fdet.models[0].predict_on_batch(b), x), np.float32)
+    plain_flip = (plain_fast + np.asarray(batched(lambda b: fdet.models[0].predict_on_batch(b), x[:, :, ::-1]), np.float32)) / 2
+    ref = lambda k: plain_flip if k == "fast-flip" else plain_fast if k.startswith("fast") else plain   # Keras's probabilities
     one = EmotionDetector(det.models, batch_size=1); one_k = EmotionDetector(det.models, batch_size=1, runtime="keras")
     one.classify(faces[:2]); one_k.classify(faces[:2])
     t_one, _, _ = best_of(lambda: one.classify(faces[:128]), a.reps)
@@ -243,7 +246,7 @@ if __name__ == "__main__":
               "model": {"file": model_path.name, "what": what, "params": int(m.count_params())},
               "fast_model": {"file": fast_path.name, "what": fast_what, "params": int(fdet.models[0].count_params())},
               "classification": {k: {"faces_per_s": round(fps[k], 1), "cpu_ms_per_face": round(1e3 * cls[k][1] / a.faces, 4),
-                                     "max_abs_diff_vs_keras": _finite(np.abs(cls[k][2] - (plain_fast if k.startswith("fast") else plain)).max())}
+                                     "max_abs_diff_vs_keras": _finite(np.abs(cls[k][2] - ref(k)).max())}
                                  for k in cls},
               "one_face_per_call": {"onnx_faces_per_s": round(128 / t_one, 1), "keras_faces_per_s": round(128 / t_one_k, 1)},
               "detection_ms": {"blazeface": round(1e3 * t_bf, 2), "haar": round(1e3 * t_haar, 2)},
@@ -255,11 +258,11 @@ if __name__ == "__main__":
     print(f"\nfer_nbdev (wall time, best of {a.reps}; CPU time of all threads in brackets)")
     for k, label in (("onnx", "ONNX Runtime (default)"), ("keras", "Keras, batch norms folded"),
                      ("keras-unfolded", "Keras, batch norms kept"), ("litert", "LiteRT (TFLite)"),
-                     ("onnx-int8", "ONNX Runtime, int8 (option)"), ("fast", "fast model, ONNX Runtime"), ("fast-int8", "fast model, ONNX int8")):
+                     ("onnx-int8", "ONNX Runtime, int8 (option)"), ("fast", "fast model, ONNX Runtime"), ("fast-flip", "fast model, flip TTA"),
+                     ("fast-int8", "fast model, ONNX int8")):
         if k in cls:
-            ref = plain_fast if k.startswith("fast") else plain
             print(f"  classification, {label:<26}: {fps[k]:8.0f} faces/s  [{1e3 * cls[k][1] / a.faces:.2f} ms CPU/face]"
-                  f"   onnx/this = {fps['onnx'] / fps[k]:.2f}x; max |Δp| vs Keras {np.abs(cls[k][2] - ref).max():.1e}")
+                  f"   onnx/this = {fps['onnx'] / fps[k]:.2f}x; max |Δp| vs Keras {np.abs(cls[k][2] - ref(k)).max():.1e}")
     print(f"  classification, one face a call : ONNX {128 / t_one:6.0f} faces/s, Keras {128 / t_one_k:6.0f} faces/s"
           f"   onnx/keras = {t_one_k / t_one:.1f}x")
     print(f"  face detection alone, one photo : BlazeFace {1000 * t_bf:6.1f} ms [{1000 * c_bf:.1f} ms CPU], "
@@ -295,7 +298,7 @@ if __name__ == "__main__":
             test = full[full.usage == "PrivateTest"]
             np.savez(Path(tmp) / "test.npz", x=test.images, y=test.labels); extra = [str(Path(tmp) / "test.npz")]
             correct = {}
-            for k, d in (("onnx", det), ("onnx-int8", q8), ("fast", fdet), ("fast-int8", f8)):
+            for k, d in (("onnx", det), ("onnx-int8", q8), ("fast", fdet), ("fast-flip", fflip), ("fast-int8", f8)):
                 if d is not None:
                     correct[k] = d.classify(test.images).argmax(1) == test.labels
                     acc[k] = float(correct[k].mean())
@@ -321,7 +324,7 @@ if __name__ == "__main__":
     if acc:
         fast8 = f"{acc['fast-int8']:.1%} (int8)" if "fast-int8" in acc else "its int8 graph refused"
         print(f"  PrivateTest accuracy: fer {fer['accuracy']:.1%}; fer_nbdev {acc['onnx']:.1%} (float), {acc['onnx-int8'] if 'onnx-int8' in acc else float('nan'):.1%} (int8); "
-              f"fast model {acc['fast']:.1%} (float), {fast8}"
+              f"fast model {acc['fast']:.1%} (float), {acc['fast-flip']:.1%} (flip TTA), {fast8}"
               "  (fer's model may have been trained on PrivateTest: its authors split FER2013 their own way)")
         for k, m in margin.items():
             print(f"    {k:<10} minus fer, same faces: {100 * m['margin']:+.1f} points ± {100 * m['paired_se']:.1f} (paired standard error)")
@@ -336,8 +339,9 @@ if __name__ == "__main__":
         r_q8 = fps.get('onnx-int8', float("nan")) / fer[key + '_faces_per_s']
         r_fast, r_fast8 = fps['fast'] / fer[key + '_faces_per_s'], fps.get('fast-int8', float("nan")) / fer[key + '_faces_per_s']
         fast8 = f", int8 {r_fast8:.2f}x" if r_fast8 == r_fast8 else ""
+        r_flip = fps['fast-flip'] / fer[key + '_faces_per_s']
         print(f"    classification      : {fer[key + '_faces_per_s']:8.0f} faces/s    fer_nbdev/fer = {r_cls:5.2f}x (int8 option: {r_q8:.2f}x; "
-              f"fast model {r_fast:.2f}x{fast8})"
+              f"fast model {r_fast:.2f}x, with flip TTA {r_flip:.2f}x{fast8})"
               f"   [{1e3 * fer[key + '_cpu_per_face']:.2f} ms CPU/face: fer_nbdev/fer = {fer[key + '_cpu_per_face'] / (cls['onnx'][1] / a.faces):.2f}x]")
         print(f"    detect + classify   : {fer[key + '_images_per_s']:8.1f} images/s   fer_nbdev/fer = {r_img:5.2f}x"
               f"   ({fer[key + '_faces_found']} faces found)")
@@ -357,6 +361,7 @@ if __name__ == "__main__":
         if "litert" in fps: print(f"| fer_nbdev: LiteRT | {A('onnx')} | {fps['litert']:.0f} | | | | | | |")
         if "onnx-int8" in fps: print(f"| fer_nbdev: ONNX Runtime int8 (option) | {A('onnx-int8')} | {fps['onnx-int8']:.0f} | | | | | | |")
         print(f"| fer_nbdev fast model (`--model fast`): ONNX Runtime | {A('fast')} | {fps['fast']:.0f} | | {1000 * lat_f:.1f} | | | | |")
+        print(f"| fer_nbdev fast model, flip TTA (`--model fast --tta flip`) | {A('fast-flip')} | {fps['fast-flip']:.0f} | | | | | | |")
         if "fast-int8" in fps: print(f"| fer_nbdev fast model: ONNX Runtime int8 | {A('fast-int8')} | {fps['fast-int8']:.0f} | | | | | | |")
         for name, f1, f2, f3, r1, r2, r3, r8, rf, rf8 in rows:
             fa = f"{fer['accuracy']:.1%}" if "accuracy" in fer else "—"

@@ -14,11 +14,11 @@ from .data import EMOTIONS, IMAGE_SIZE, package_dir
 # %% auto 0
 __all__ = ['IMAGE_EXTS', 'CASCADE', 'BLAZEFACE', 'DETECTORS', 'DEFAULT_DETECTOR', 'BLAZE_TO_HAAR', 'BLAZEFACE_THREADS',
            'PHOTO_FACES', 'NO_FACE_PHOTOS', 'DETECTION_CASES', 'PADDING', 'DEFAULT_MODEL', 'PACKAGED_MODELS',
-           'RUNTIMES', 'EMOTION_COLORS', 'VIDEO_EXTS', 'ImageError', 'load_image', 'to_gray', 'find_faces',
-           'runtime_cache', 'find_faces_blazeface', 'detect_faces', 'faceless_backgrounds', 'detection_set',
-           'match_boxes', 'crop_faces', 'load_models', 'demo_model', 'fold_batchnorm', 'model_key', 'export_onnx',
-           'OnnxModel', 'onnx_model', 'onnx_int8_model', 'Face', 'EmotionDetector', 'annotate', 'plot_emotions',
-           'VideoError', 'open_video', 'video_rows', 'main']
+           'RUNTIMES', 'PREDICT_TTA', 'EMOTION_COLORS', 'VIDEO_EXTS', 'ImageError', 'load_image', 'to_gray',
+           'find_faces', 'runtime_cache', 'find_faces_blazeface', 'detect_faces', 'faceless_backgrounds',
+           'detection_set', 'match_boxes', 'crop_faces', 'load_models', 'demo_model', 'fold_batchnorm', 'model_key',
+           'export_onnx', 'OnnxModel', 'onnx_model', 'onnx_int8_model', 'Face', 'EmotionDetector', 'annotate',
+           'plot_emotions', 'VideoError', 'open_video', 'video_rows', 'main']
 
 # %% ../nbs/08_predict.ipynb 9
 class ImageError(ValueError):
@@ -552,6 +552,7 @@ def fold_batchnorm(model, atol=1e-4):
 
 # %% ../nbs/08_predict.ipynb 63
 RUNTIMES = ("auto", "onnx", "onnx-int8", "keras")
+PREDICT_TTA = (None, "flip")   # test-time augmentation at prediction: none, or each face and its mirror averaged
 
 def model_key(model) -> str:
     "A hash of a Keras model's architecture and weights: the same model, saved or not, gets the same key."
@@ -691,20 +692,22 @@ def _is_many(images, gray):
 
 class EmotionDetector:
     "Find the faces in images and classify their emotions with one model or an ensemble (probabilities averaged)."
-    def __init__(self, model=None, batch_size=256, *, detector=DEFAULT_DETECTOR, runtime="auto", whole_image=False,
+    def __init__(self, model=None, batch_size=256, *, detector=DEFAULT_DETECTOR, runtime="auto", whole_image=False, tta=None,
                  padding=PADDING, scale_factor=1.1, min_neighbors=5, min_size=48, max_side=1024, min_score=0.6, fold_bn=True):
         if detector not in DETECTORS: raise ValueError(f"unknown detector {detector!r}: one of {', '.join(DETECTORS)}")
         if runtime not in RUNTIMES: raise ValueError(f"unknown runtime {runtime!r}: one of {', '.join(RUNTIMES)}")
+        if tta not in PREDICT_TTA: raise ValueError(f"unknown tta {tta!r}: None or 'flip'")
         self.models = load_models(model)
         self.batch_size, self.padding, self.max_side = int(batch_size), float(padding), max_side
         self.scale_factor, self.min_neighbors, self.min_size = scale_factor, min_neighbors, min_size
         self.detector, self.runtime, self.whole_image, self.min_score = detector, runtime, bool(whole_image), min_score
-        self.fold_bn = bool(fold_bn)
+        self.fold_bn, self.tta = bool(fold_bn), tta
         self._inference_models()                                # export / fold now, not on the first call
 
     def __repr__(self):
         return (f"EmotionDetector({len(self.models)} model{'s' * (len(self.models) > 1)}: "
                 f"{', '.join(m.name for m in self.models)}; detector={self.detector}, runtime={self.runtimes_used}, "
+                + (f"tta={self.tta}, " if self.tta else "") +
                 f"batch_size={self.batch_size}, padding={self.padding})")
 
     def _runtime_model(self, m):
@@ -735,15 +738,17 @@ class EmotionDetector:
         return "+".join(kinds)
 
     def _predict_batch(self, x):
-        "Probabilities (n, 7) of one batch of uint8 faces (n, 48, 48, 1): one call of each model."
+        "Probabilities (n, 7) of one batch of uint8 faces (n, 48, 48, 1): one call of each model (with `tta='flip'`, on the faces and their mirrors together, averaged)."
         import keras
-        n, out = len(x), []
+        n = len(x)
+        if self.tta == "flip": x = np.concatenate([x, x[:, :, ::-1]])          # the mirror images, as TTA in training's evaluation
+        views, out = len(x) // n, []
         if keras.backend.backend() == "jax" and "keras" in self.runtimes_used:   # jax compiles per shape: pad to a power of two
-            m = min(1 << (n - 1).bit_length(), max(self.batch_size, n))
-            if m > n: x = np.concatenate([x, np.zeros((m - n, *x.shape[1:]), x.dtype)])
+            m = min(1 << (len(x) - 1).bit_length(), max(self.batch_size * views, len(x)))
+            if m > len(x): x = np.concatenate([x, np.zeros((m - len(x), *x.shape[1:]), x.dtype)])
         for model in self._inference_models():
             xi = np.repeat(x, 3, -1) if model.input_shape[-1] == 3 else x
-            out.append(np.asarray(model.predict_on_batch(xi), np.float32)[:n])
+            out.append(np.asarray(model.predict_on_batch(xi), np.float32)[:n * views].reshape(views, n, -1).mean(0))
         return np.mean(out, 0)
 
     def classify(self, faces) -> np.ndarray:
@@ -849,7 +854,7 @@ def plot_emotions(face, ax=None, title=None):
     if title: ax.set_title(title)
     return ax
 
-# %% ../nbs/08_predict.ipynb 94
+# %% ../nbs/08_predict.ipynb 96
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 
 class VideoError(ImageError):
@@ -921,7 +926,7 @@ def video_rows(frames) -> list:
                          **({"whole_image": True} if f.whole_image else {})})
     return rows
 
-# %% ../nbs/08_predict.ipynb 103
+# %% ../nbs/08_predict.ipynb 105
 def _list_inputs(paths):
     "Expand files and folders (recursively, image and video extensions, hidden files skipped): [(path, root folder or None, error)]."
     out, seen = [], set()
@@ -975,6 +980,8 @@ def _parser():
     p.add_argument("--runtime", choices=RUNTIMES, default="auto",
                    help="run the model through ONNX Runtime (onnx), Keras (keras), or ONNX where it can be exported (auto, default); "
                         "onnx-int8: quantised to 8 bits, about twice as fast, probabilities within a few hundredths of Keras's")
+    p.add_argument("--tta", choices=[t for t in PREDICT_TTA if t], default=None,
+                   help="flip: average each face's probabilities with its mirror image's (more accurate, twice the model's time)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="videos: analyse every N-th frame (default 1: all)")
     p.add_argument("--whole-image", action="store_true",
                    help="where no face is found, classify the whole image (centre square); such entries are marked whole_image")
@@ -1006,7 +1013,7 @@ def main(argv=None) -> int:
             warnings.simplefilter("always")
             det = EmotionDetector(args.model, batch_size=args.batch_size, padding=args.padding, max_side=args.max_side,
                                   min_size=args.min_size, detector=args.detector, runtime=args.runtime,
-                                  whole_image=args.whole_image)
+                                  whole_image=args.whole_image, tta=args.tta)
         for w in caught:
             if not args.quiet: err(f"note: {w.message}")
     except (OSError, ValueError, RuntimeError) as e: err(f"error: {e}"); return 2

@@ -49,6 +49,23 @@ def test_reproduces_its_recorded_accuracy(name):
         assert abs(got - prov["accuracy"][name]) <= 0.001, (name, got, prov["accuracy"][name])
 
 
+@needs_full_data
+@shipped
+def test_flip_tta_at_prediction_reproduces_the_runs_flip_accuracy(name):
+    "`EmotionDetector(tta='flip')` (the runtime graph, faces and mirrors in one call) scores PrivateTest as the run's `PrivateTest+flip`, within 0.1 point."
+    from fer_nbdev.predict import EmotionDetector
+    from conftest import ROOT
+    test = split_usage(load_fer2013(FULL_DATA)).test
+    rec = json.loads((ROOT / provenance(name)["results_file"]).read_text())
+    # a run scored with several TTAs records each as "+<tta>"; with one, as "+tta"
+    want = rec["metrics"]["PrivateTest+flip" if "PrivateTest+flip" in rec["metrics"] else "PrivateTest+tta"]["accuracy"]
+    assert "PrivateTest+flip" in rec["metrics"] or rec["tta"] == "flip", rec["tta"]
+    got = (EmotionDetector(name, tta="flip").classify(test.images).argmax(1) == test.labels).mean()
+    assert abs(got - want) <= 0.001, (got, want)
+    plain = (EmotionDetector(name).classify(test.images).argmax(1) == test.labels).mean()
+    assert got != plain          # the mirrors did go through the model
+
+
 PLAIN_KERAS = """
 import sys, numpy as np, keras
 model = keras.models.load_model(sys.argv[1], compile=False)

@@ -479,6 +479,19 @@ def test_cli_cropped_faces_and_ensemble(model_path, tmp_path):
     assert len(recs) == 5 and all(len(r["faces"]) == 1 and r["faces"][0]["box"] == [0, 0, 96, 96] for r in recs)
 
 
+def test_cli_flip_tta_averages_each_face_with_its_mirror(model_path, tmp_path):
+    "`--tta flip`: each face's probabilities are the mean of the face's and its mirror image's; an unknown TTA is a usage error."
+    ds = load_sample()
+    d = tmp_path / "faces"; d.mkdir()
+    for i in range(4): Image.fromarray(ds.images[i]).save(d / f"f{i}.png")
+    for name, extra in (("plain", []), ("flip", ["--tta", "flip"])):
+        assert run_cli([d, "--cropped", "--model", model_path, "--json", tmp_path / f"{name}.json", "--quiet", *extra])[0] == 0
+    probs = lambda n: np.array([list(r["faces"][0]["emotions"].values()) for r in json.loads((tmp_path / f"{n}.json").read_text())])
+    mirrored = EmotionDetector(model_path).classify(ds.images[:4, :, ::-1])
+    np.testing.assert_allclose(probs("flip"), (probs("plain") + mirrored) / 2, atol=1e-4)
+    assert run_cli([d, "--cropped", "--model", model_path, "--tta", "tencrop"])[0] == 2
+
+
 def test_cli_huge_image_beyond_pillow_limit_is_an_error_not_a_crash(model_path, tmp_path, monkeypatch):
     Image.fromarray(canvas((600, 800))).save(tmp_path / "big.png")
     Image.fromarray(canvas((60, 80))).save(tmp_path / "small.png")
