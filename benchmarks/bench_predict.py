@@ -8,8 +8,8 @@ has it is given. The ratios printed at the end are what to read: the machine may
 
 The model: --model, else the packaged fer_default.keras if this build ships one, else a freshly built (untrained)
 fer_nbdev.models.cnn7: speed does not depend on training. The fast model (`--model fast`, a mini-Xception), timed in
-the same loop, alone and with flip TTA (`--tta flip`: each face and its mirror image in one call): --fast-model, else the packaged fer_fast.keras, else an untrained mini_xception with a 44-px crop.
-Every timing is the best of --reps runs (classification:
+the same loop, alone and with flip TTA (`--tta flip`: each face and its mirror image in one call): --fast-model, else
+the packaged fer_fast.keras, else an untrained mini_xception with a 44-px crop. Every timing is the best of --reps runs (classification:
 the runtimes interleaved, so a shared machine's load hits them alike), latencies the median of 30 calls; the CPU time
 (all threads, this process) is printed beside the wall time. `fer` needs TensorFlow and would pull torch
 (facenet-pytorch) into this venv, so it runs from another venv (default /tmp/fer_venv, or $FER_PYTHON); the project
