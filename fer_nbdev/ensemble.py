@@ -348,27 +348,30 @@ import hashlib, io, json, zipfile
 from .results import portable_path, portable_record, project_dir
 
 def _h5_half(data: bytes) -> bytes:
-    "An HDF5 weights file (its bytes) with every float32 dataset stored as float16; groups, other datasets and attributes as they were."
+    "An HDF5 weights file (its bytes) with every float32 dataset stored as float16 and the optimizer's state left out; groups, other datasets and attributes as they were."
     import h5py
     out = io.BytesIO()
-    def copy(gi, go):
+    def copy(gi, go, top=False):
         for k, v in gi.attrs.items(): go.attrs[k] = v
         for k, item in gi.items():
+            if top and k == "optimizer": continue      # Adam's two moments: twice the weights, of no use for prediction
             if isinstance(item, h5py.Group): copy(item, go.create_group(k)); continue
             a = item[()]
             ds = go.create_dataset(k, data=a.astype(np.float16) if isinstance(a, np.ndarray) and a.dtype == np.float32 else a)
             for n, v in item.attrs.items(): ds.attrs[n] = v
-    with h5py.File(io.BytesIO(data), "r") as fi, h5py.File(out, "w") as fo: copy(fi, fo)
+    with h5py.File(io.BytesIO(data), "r") as fi, h5py.File(out, "w") as fo: copy(fi, fo, top=True)
     return out.getvalue()
 
 def half_precision_keras(src, dst) -> Path:
-    "A copy of the `.keras` file `src` with its float32 weights stored as float16: about half the bytes; `keras.saving.load_model` reads it as it is (the variables stay float32)."
+    "A copy of the `.keras` file `src` for prediction: float32 weights stored as float16, no optimizer state or compile settings (a third to a sixth of a trained model's file); `keras.saving.load_model` reads it as it is (the variables stay float32)."
     src, dst = Path(src), Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".tmp")
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w") as zout:
         for info in zin.infolist():     # the source's names and dates: the same source gives the same bytes
             data = zin.read(info)
+            if info.filename == "config.json":        # without its optimizer state, the model loads uncompiled
+                cfg = json.loads(data); cfg.pop("compile_config", None); data = json.dumps(cfg).encode()
             out = zipfile.ZipInfo(info.filename, date_time=info.date_time); out.compress_type = zipfile.ZIP_DEFLATED
             zout.writestr(out, _h5_half(data) if info.filename.endswith(".weights.h5") else data)
     tmp.replace(dst)
