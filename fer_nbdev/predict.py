@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_predict.ipynb 7
 from __future__ import annotations
-import argparse, csv, json, os, sys, tempfile, threading
+import argparse, csv, functools, json, os, sys, tempfile, threading
 from dataclasses import dataclass
 from pathlib import Path
 from fastcore.basics import patch
@@ -150,36 +150,68 @@ def runtime_cache() -> Path:
     from fer_nbdev.data import cache_dir
     return cache_dir() / "onnx"
 
-_BF_LOCK, _BF_ORT, _BF_POOLS = threading.Lock(), {}, {}   # ONNX sessions by model name; thread pools by (threads, process)
+_BF_LOCK, _BF_ORT = threading.Lock(), {}   # ONNX sessions by model name (and thread count, where one is asked for)
 
-def _blazeface_onnx(name):
-    """BlazeFace `name` as a one-thread ONNX Runtime session, converted from the TFLite file once (tf2onnx) and kept in
-    `runtime_cache()`; None where that cannot be done (then OpenCV's DNN module runs the TFLite file itself).
-    It needs half the CPU time of OpenCV's DNN module for the same outputs."""
+def _gray_batched(m):
+    """The converted BlazeFace graph `m` (onnx) changed in place to take a batch of gray windows (n, size, size, 1):
+    the batch dimension made free (each constant reshape target of batch 1 gets -1), and the first convolution's
+    weights summed over its three input channels (a gray image given as RGB has three equal channels: the same sums,
+    on a third of the input)."""
+    import onnx
+    from onnx import numpy_helper
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in (*onnx.shape_inference.infer_shapes(m).graph.value_info, *m.graph.output)}
+    inits = {t.name: t for t in m.graph.initializer}
+    for n in m.graph.node:
+        if n.op_type == "Reshape":
+            out = shapes[n.output[0]]
+            if out[0] != 1 or 0 in out: raise ValueError(f"{n.name}: unexpected reshape to {out}")
+            name = f"{n.name}__batched"
+            m.graph.initializer.append(numpy_helper.from_array(np.array([-1, *out[1:]], np.int64), name))
+            n.input[1] = name
+    inp = m.graph.input[0]
+    first = [n for n in m.graph.node if inp.name in n.input]
+    if len(first) != 1 or first[0].op_type != "Transpose": raise ValueError("unexpected BlazeFace graph input")
+    conv = [n for n in m.graph.node if first[0].output[0] in n.input]
+    if len(conv) != 1 or conv[0].op_type != "Conv": raise ValueError("unexpected BlazeFace first layer")
+    w = numpy_helper.to_array(inits[conv[0].input[1]])
+    inits[conv[0].input[1]].CopyFrom(numpy_helper.from_array(w.sum(1, keepdims=True), conv[0].input[1]))
+    for v in (inp, *m.graph.output): v.type.tensor_type.shape.dim[0].dim_param = "windows"
+    inp.type.tensor_type.shape.dim[3].dim_value = 1
+    del m.graph.value_info[:]
+    onnx.checker.check_model(m)
+    return m
+
+def _blazeface_onnx(name, threads=None):
+    """BlazeFace `name` as an ONNX Runtime session on `threads` threads (default `BLAZEFACE_THREADS`) that takes a batch of
+    gray windows: converted from the TFLite file once (tf2onnx, then `_gray_batched`) and kept in `runtime_cache()`;
+    None where that cannot be done (then OpenCV's DNN module runs the TFLite file itself, at about twice the CPU time)."""
+    key = name if threads is None else (name, threads)
     with _BF_LOCK:
-        if name in _BF_ORT: return _BF_ORT[name]
+        if key in _BF_ORT: return _BF_ORT[key]
         sess = None
         try:
             import onnxruntime as ort
             src = _blazeface_file(name)
-            path = runtime_cache() / f"blazeface-{name}-{src.stat().st_size}.onnx"
+            path = runtime_cache() / f"blazeface-{name}-{src.stat().st_size}-gray.onnx"
             if not path.is_file():
-                import logging, warnings, tf2onnx
+                import logging, warnings, onnx, tf2onnx
                 logging.getLogger("tf2onnx").setLevel(logging.ERROR)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        tf2onnx.convert.from_tflite(str(src), opset=17, output_path=str(tmp))
+                        m, _ = tf2onnx.convert.from_tflite(str(src), opset=17)
+                    onnx.save(_gray_batched(m), str(tmp))
                     os.replace(tmp, path)
                 finally: tmp.unlink(missing_ok=True)
             so = ort.SessionOptions()
-            so.intra_op_num_threads, so.log_severity_level = 1, 3     # one small image a call: one thread is fastest
-            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            so.intra_op_num_threads, so.log_severity_level = BLAZEFACE_THREADS if threads is None else threads, 3
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")   # idle threads sleep: no CPU burnt between photos
             sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         except Exception: sess = None
-        _BF_ORT[name] = sess
+        _BF_ORT[key] = sess
         return sess
 
 def _blazeface_net(name):
@@ -196,6 +228,7 @@ def _anchor_layout(size):
     "MediaPipe's SSD anchors for a BlazeFace input of `size` px: (stride, anchors per cell) of each output layer."
     return ((8, 2), (16, 6)) if size == 128 else ((4, 1),)
 
+@functools.lru_cache(maxsize=None)
 def _blazeface_anchors(size):
     "Anchor centres (n, 2) in 0..1: 128 px: 2 per cell of 16×16, then 6 per cell of 8×8; 192 px: 1 per cell of 48×48."
     out = []
@@ -203,7 +236,9 @@ def _blazeface_anchors(size):
         g = size // stride
         ys, xs = np.mgrid[0:g, 0:g]
         out.append(np.repeat(np.stack([(xs + 0.5) / g, (ys + 0.5) / g], -1).reshape(-1, 1, 2), n, 1).reshape(-1, 2))
-    return np.concatenate(out)
+    a = np.concatenate(out)
+    a.setflags(write=False)                          # kept (lru_cache) and shared: read-only
+    return a
 
 def _per_window(a, n, size):
     """A batch's output (1, n·anchors, k) as (n, anchors, k): the graph lays out each output layer for the whole batch,
@@ -243,56 +278,55 @@ def _windows(h, w, levels):
         out += [(int(x), int(y), t) for y in ys for x in xs]
     return out
 
-BLAZEFACE_THREADS = min(4, os.cpu_count() or 1)   # windows searched at once (ONNX Runtime, one thread each)
+BLAZEFACE_THREADS = min(4, os.cpu_count() or 1)   # ONNX Runtime's threads for a photo's windows (one call for all of them)
 
-def _run_windows(sess, x, threads):
-    "The ONNX session's outputs for each window of the batch `x`, one window a call, on up to `threads` threads."
-    name = sess.get_inputs()[0].name
-    run1 = lambda i: sess.run(None, {name: x[i:i + 1]})
-    if threads <= 1 or len(x) < 2: return [run1(i) for i in range(len(x))]
-    from concurrent.futures import ThreadPoolExecutor
-    key = (threads, os.getpid())                  # a forked process gets pools of its own (threads do not survive a fork)
-    with _BF_LOCK:
-        if key not in _BF_POOLS: _BF_POOLS[key] = ThreadPoolExecutor(threads, thread_name_prefix="blazeface")
-        pool = _BF_POOLS[key]
-    return list(pool.map(run1, range(len(x))))
+def _scaled_windows(a, wins, size):
+    """The windows `wins` (x, y, side) of the gray image `a` as a (n, size, size) uint8 batch, black beyond the image,
+    and each window's origin (x, y) in image pixels: the image is scaled once per window side (INTER_AREA when it
+    shrinks), then the windows are cut from it (not each window cut, then scaled: one resize per level, not per tile)."""
+    import cv2
+    h, w = a.shape[:2]
+    blob, origins, scaled = np.zeros((len(wins), size, size), np.uint8), np.zeros((len(wins), 2)), {}
+    for i, (x, y, t) in enumerate(wins):
+        s = size / t
+        if t not in scaled:
+            scaled[t] = cv2.resize(a, (max(1, round(w * s)), max(1, round(h * s))),
+                                   interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        X, Y = round(x * s), round(y * s)
+        part = scaled[t][Y:Y + size, X:X + size]
+        blob[i, :part.shape[0], :part.shape[1]] = part
+        origins[i] = X / s, Y / s
+    return blob, origins
 
 def find_faces_blazeface(image, *, bgr=False, model="short", min_score=0.6, levels=2, haar_boxes=True, scores=False, threads=None):
     """Face boxes (n, 4) int (x, y, w, h) from MediaPipe's BlazeFace (ONNX Runtime, else OpenCV's DNN module), grown to Haar-like boxes;
     `model`: "short" (128 px) or "full" (192 px) range; `levels`: the whole image (1), also 2×2 tiles (2), 3×3 (3), ...;
-    `haar_boxes=False`: BlazeFace's own boxes; `scores=True`: (boxes, scores); `threads`: windows searched at once
+    `haar_boxes=False`: BlazeFace's own boxes; `scores=True`: (boxes, scores); `threads`: ONNX Runtime's threads
     (default `BLAZEFACE_THREADS`)."""
-    import cv2
     if model not in BLAZEFACE: raise ValueError(f"unknown BlazeFace model {model!r}: one of {list(BLAZEFACE)}")
     a = to_gray(image, bgr=bgr)                    # gray, as the model sees faces: any input kind, the same boxes
     size = BLAZEFACE[model][1]
     h, w = a.shape[:2]
     wins = _windows(h, w, levels)
-    blob = np.zeros((len(wins), size, size), np.uint8)
-    for i, (x, y, t) in enumerate(wins):           # each window scaled to size × size, black beyond the image
-        crop = a[y:y + t, x:x + t]
-        s = size / t
-        small = cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))),
-                           interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-        blob[i, :small.shape[0], :small.shape[1]] = small
-    # scaled on one channel (a third of the work), then the gray given as the RGB the model takes
-    x = np.repeat(blob[..., None].astype(np.float32) / 127.5 - 1, 3, axis=-1)
-    anchors, sess = _blazeface_anchors(size), _blazeface_onnx(model)
-    if sess is not None:                             # ONNX Runtime: one window a call (the graph's batch is 1)
-        outs = _run_windows(sess, x, BLAZEFACE_THREADS if threads is None else threads)
-        cls = np.stack([next(o for o in out if o.shape[-1] == 1).reshape(-1) for out in outs])
-        reg = np.stack([next(o for o in out if o.shape[-1] == 16).reshape(len(anchors), 16) for out in outs])
-    else:                                            # OpenCV's DNN module: every window in one call
+    blob, origins = _scaled_windows(a, wins, size)
+    x = blob[..., None].astype(np.float32) / 127.5 - 1
+    anchors, sess = _blazeface_anchors(size), _blazeface_onnx(model, threads)
+    if sess is not None:                             # ONNX Runtime: every window in one call, gray
+        out = sess.run(None, {sess.get_inputs()[0].name: x})
+        cls, reg = (out[0], out[1]) if out[0].shape[-1] == 1 else (out[1], out[0])
+        cls = cls[..., 0]
+    else:                                            # OpenCV's DNN module: the TFLite graph, which takes the gray as RGB
         net = _blazeface_net(model)
-        net.setInput(x.transpose(0, 3, 1, 2))
+        net.setInput(np.repeat(x, 3, axis=-1).transpose(0, 3, 1, 2))
         out = net.forward(net.getUnconnectedOutLayersNames())
         cls, reg = (out[0], out[1]) if out[0].shape[-1] == 1 else (out[1], out[0])
         cls, reg = _per_window(cls, len(wins), size)[..., 0], _per_window(reg, len(wins), size)
+    p_all = 1 / (1 + np.exp(-np.clip(cls.astype(np.float64), -100, 100)))
     dx, dy, grow = BLAZE_TO_HAAR if haar_boxes else (0.0, 0.0, 1.0)
     all_boxes, all_p = [], []
     for i, (x, y, t) in enumerate(wins):
-        p = 1 / (1 + np.exp(-np.clip(cls[i].astype(np.float64), -100, 100)))
-        keep = np.flatnonzero(p >= min_score)
+        keep = np.flatnonzero(p_all[i] >= min_score)
+        if not len(keep): continue
         r, an = reg[i, keep, :4].astype(np.float64) / size, anchors[keep]
         cx, cy, bw, bh = r[:, 0] + an[:, 0], r[:, 1] + an[:, 1], r[:, 2], r[:, 3]
         if i:                                        # a tile: drop faces cut by an edge that lies inside the image
@@ -304,9 +338,11 @@ def find_faces_blazeface(image, *, bgr=False, model="short", min_score=0.6, leve
             keep, cx, cy, bw, bh = keep[~inner], cx[~inner], cy[~inner], bw[~inner], bh[~inner]
         side = np.maximum(bw, bh) * grow
         cx, cy = cx + dx * bw, cy + dy * bh
-        all_boxes.append(np.stack([x + (cx - side / 2) * t, y + (cy - side / 2) * t, side * t, side * t], 1))
-        all_p.append(p[keep])
-    boxes, p = np.concatenate(all_boxes), np.concatenate(all_p)
+        X, Y = origins[i]
+        all_boxes.append(np.stack([X + (cx - side / 2) * t, Y + (cy - side / 2) * t, side * t, side * t], 1))
+        all_p.append(p_all[i, keep])
+    boxes = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 4))
+    p = np.concatenate(all_p) if all_p else np.zeros(0)
     idx = _nms(boxes, p)
     boxes, p = _clip_boxes(boxes[idx] if len(idx) else boxes[:0], w, h), p[idx] if len(idx) else p[:0]
     ok = (boxes[:, 2] > 1) & (boxes[:, 3] > 1)
@@ -321,7 +357,7 @@ def detect_faces(image, detector=DEFAULT_DETECTOR, *, bgr=False, min_score=0.6, 
     model, levels = DETECTORS[detector]
     return find_faces_blazeface(image, bgr=bgr, model=model, levels=levels, min_score=min_score)
 
-# %% ../nbs/08_predict.ipynb 31
+# %% ../nbs/08_predict.ipynb 33
 # Hand-labelled faces (x, y, w, h), brow to chin, of the real photos: scikit-image's data module and matplotlib's portrait
 PHOTO_FACES = {"astronaut": [(170, 70, 105, 110)], "camera": [(186, 115, 72, 75)], "grace_hopper": [(165, 135, 190, 200)]}
 NO_FACE_PHOTOS = ("chelsea", "coffee", "rocket", "coins", "hubble_deep_field", "immunohistochemistry", "brick", "page", "moon", "retina")
@@ -414,10 +450,10 @@ def match_boxes(found, truth) -> tuple:
                 used.add(j); hits += 1; break
     return hits, len(found) - len(used)
 
-# %% ../nbs/08_predict.ipynb 42
+# %% ../nbs/08_predict.ipynb 44
 PADDING = 0.02  # margin added on each side of a Haar box, as a fraction of its size: FER2013 crops ≈ Haar boxes (measured)
 
-# %% ../nbs/08_predict.ipynb 45
+# %% ../nbs/08_predict.ipynb 47
 def _resize48(a):
     import cv2
     interp = cv2.INTER_AREA if min(a.shape) >= IMAGE_SIZE else cv2.INTER_LINEAR  # INTER_AREA shrinks; enlarging is linear
@@ -435,7 +471,7 @@ def crop_faces(image, boxes, padding=PADDING, *, bgr=False) -> np.ndarray:
         out[i] = _resize48(gray[y0:y1, x0:x1])
     return out
 
-# %% ../nbs/08_predict.ipynb 50
+# %% ../nbs/08_predict.ipynb 52
 DEFAULT_MODEL = package_dir() / "assets" / "fer_default.keras"
 PACKAGED_MODELS = {"default": DEFAULT_MODEL, "fast": package_dir() / "assets" / "fer_fast.keras"}   # each with a .json of its run beside it
 
@@ -472,7 +508,7 @@ def load_models(model=None) -> list:
     except Exception as e: raise ValueError(f"{p}: cannot load a Keras model ({type(e).__name__}: {e})") from None
     return [_check_model(m, str(p))]
 
-# %% ../nbs/08_predict.ipynb 52
+# %% ../nbs/08_predict.ipynb 54
 def demo_model(path=None, epochs=12, seed=0) -> Path:
     "Train a tiny CNN for seconds on the shipped sample and save it as .keras: for demos and tests only, near-chance quality."
     import keras
@@ -492,7 +528,7 @@ def demo_model(path=None, epochs=12, seed=0) -> Path:
     m.save(path)
     return path
 
-# %% ../nbs/08_predict.ipynb 57
+# %% ../nbs/08_predict.ipynb 59
 def _bn_pairs(model) -> list:
     "(layer, batch norm) pairs, nested models included, where a last-axis BatchNormalization is the only consumer of a Conv2D or Dense without activation."
     import keras
@@ -550,7 +586,7 @@ def fold_batchnorm(model, atol=1e-4):
         return folded
     except Exception: return model                              # a model this cannot rebuild: used as it is
 
-# %% ../nbs/08_predict.ipynb 63
+# %% ../nbs/08_predict.ipynb 65
 RUNTIMES = ("auto", "onnx", "onnx-int8", "keras")
 PREDICT_TTA = (None, "flip")   # test-time augmentation at prediction: none, or each face and its mirror averaged
 
@@ -660,7 +696,7 @@ def onnx_int8_model(model, *, min_agreement=0.95, reduce_range=True, cache=None)
         raise RuntimeError(f"{model.name}: quantised to int8 it agrees with the float model on {agree:.1%} of the sample's faces")
     return q
 
-# %% ../nbs/08_predict.ipynb 74
+# %% ../nbs/08_predict.ipynb 76
 @dataclass
 class Face:
     "One face: `box` (x, y, w, h) in the image's own pixels and `emotions` {emotion: probability} over the 7 EMOTIONS; `whole_image`: no face was found and this is the whole image classified, a guess."
@@ -681,7 +717,7 @@ class Face:
 
     def __getitem__(self, key): return self.to_dict()[key]   # face["box"], face["emotions"], like a dict
 
-# %% ../nbs/08_predict.ipynb 75
+# %% ../nbs/08_predict.ipynb 77
 def _is_many(images, gray):
     "Is `images` several images (a list, a 4-D array, or a 3-D stack of gray images) rather than one?"
     if isinstance(images, (list, tuple)): return True
@@ -820,7 +856,7 @@ class EmotionDetector:
         faces = self.detect_emotions(image, gray=False, bgr=bgr, cropped=cropped)
         return max((f.top_emotion for f in faces), key=lambda t: t[1], default=None)
 
-# %% ../nbs/08_predict.ipynb 86
+# %% ../nbs/08_predict.ipynb 88
 EMOTION_COLORS = {"angry": (214, 39, 40), "disgust": (44, 160, 44), "fear": (148, 103, 189), "happy": (255, 160, 0),
                   "sad": (31, 119, 180), "surprise": (227, 119, 194), "neutral": (127, 127, 127)}
 
@@ -854,7 +890,7 @@ def plot_emotions(face, ax=None, title=None):
     if title: ax.set_title(title)
     return ax
 
-# %% ../nbs/08_predict.ipynb 96
+# %% ../nbs/08_predict.ipynb 98
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 
 class VideoError(ImageError):
@@ -926,7 +962,7 @@ def video_rows(frames) -> list:
                          **({"whole_image": True} if f.whole_image else {})})
     return rows
 
-# %% ../nbs/08_predict.ipynb 105
+# %% ../nbs/08_predict.ipynb 107
 def _list_inputs(paths):
     "Expand files and folders (recursively, image and video extensions, hidden files skipped): [(path, root folder or None, error)]."
     out, seen = [], set()
