@@ -177,15 +177,6 @@ def _finite(v):
     return v if np.isfinite(v) else None
 
 
-def latency(f, n=30):
-    "(median wall, median CPU) of n calls in a row."
-    w, c = [], []
-    for _ in range(n):
-        t, p = time.perf_counter(), time.process_time(); f()
-        w.append(time.perf_counter() - t); c.append(time.process_time() - p)
-    return statistics.median(w), statistics.median(c)
-
-
 def interleaved_latency(fs, rounds=3, n=30):
     """Per function: (median wall, median CPU) of all its calls, and each round's median wall. The functions take turns,
     n calls each, for `rounds` rounds: a burst of load on a shared machine then falls in one round of each, instead of
@@ -199,6 +190,11 @@ def interleaved_latency(fs, rounds=3, n=30):
                 ws.append(time.perf_counter() - t); cpu[k].append(time.process_time() - p)
             wall[k] += ws; rounds_[k].append(statistics.median(ws))
     return {k: (statistics.median(wall[k]), statistics.median(cpu[k]), rounds_[k]) for k in fs}
+
+
+def latency(f, n=30):
+    "(median wall, median CPU) of n calls in a row."
+    return interleaved_latency({"f": f}, rounds=1, n=n)["f"][:2]
 
 
 if __name__ == "__main__":

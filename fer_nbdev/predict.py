@@ -313,15 +313,13 @@ def find_faces_blazeface(image, *, bgr=False, model="short", min_score=0.6, leve
     anchors, sess = _blazeface_anchors(size), _blazeface_onnx(model, threads)
     if sess is not None:                             # ONNX Runtime: every window in one call, gray
         out = sess.run(None, {sess.get_inputs()[0].name: x})
-        cls, reg = (out[0], out[1]) if out[0].shape[-1] == 1 else (out[1], out[0])
-        cls = cls[..., 0]
     else:                                            # OpenCV's DNN module: the TFLite graph, which takes the gray as RGB
         net = _blazeface_net(model)
         net.setInput(np.repeat(x, 3, axis=-1).transpose(0, 3, 1, 2))
         out = net.forward(net.getUnconnectedOutLayersNames())
-        cls, reg = (out[0], out[1]) if out[0].shape[-1] == 1 else (out[1], out[0])
-        cls, reg = _per_window(cls, len(wins), size)[..., 0], _per_window(reg, len(wins), size)
-    p_all = 1 / (1 + np.exp(-np.clip(cls.astype(np.float64), -100, 100)))
+    cls, reg = (out[0], out[1]) if out[0].shape[-1] == 1 else (out[1], out[0])
+    if sess is None: cls, reg = _per_window(cls, len(wins), size), _per_window(reg, len(wins), size)
+    p_all = 1 / (1 + np.exp(-np.clip(cls[..., 0].astype(np.float64), -100, 100)))
     dx, dy, grow = BLAZE_TO_HAAR if haar_boxes else (0.0, 0.0, 1.0)
     all_boxes, all_p = [], []
     for i, (x, y, t) in enumerate(wins):
