@@ -18,8 +18,8 @@ __all__ = ['STUDY_SOURCE', 'STUDY', 'SOTA', 'MODEL_NAMES', 'TRANSFER_MODELS', 'P
            'RESULTS_END', 'StudyRow', 'Reference', 'study_table', 'on_sample', 'profile_of', 'profile_rank',
            'init_label', 'model_key', 'base_model', 'transfer_mode', 'row_key', 'select_runs', 'project_results_dir',
            'cpu_label', 'hardware_label', 'results_table', 'md_table', 'results_markdown', 'best_run', 'plot_accuracy',
-           'plot_confusion', 'plot_per_class_f1', 'plot_history', 'figures', 'write_report', 'update_markers',
-           'readme_section', 'update_readme']
+           'plot_confusion', 'plot_per_class_f1', 'plot_history', 'train_hours', 'plot_cost', 'figures', 'write_report',
+           'update_markers', 'readme_section', 'update_readme']
 
 # %% ../nbs/07_report.ipynb 9
 @dataclass(frozen=True)
@@ -391,6 +391,45 @@ def plot_history(rec):
     return fig
 
 # %% ../nbs/07_report.ipynb 46
+def train_hours(rec, records=()) -> float | None:
+    """Hours of training behind a run: its wall time; for an ensemble, its own plus its members' (their results files:
+    among `records` by run name, else in the `members/` folder beside its own file). None when any of them is unknown."""
+    if rec.get("wall_time_s") is None: return None
+    total, by_run = float(rec["wall_time_s"]), {r.get("run"): r for r in records}
+    for m in rec.get("members") or []:
+        mr = by_run.get(m)
+        if mr is None and rec.get("path") and (p := Path(rec["path"]).parent / "members" / f"{m}.json").is_file():
+            mr = json.loads(p.read_text())
+        if (mr or {}).get("wall_time_s") is None: return None
+        total += float(mr["wall_time_s"])
+    return total / 3600
+
+def plot_cost(results_dir="results", protocol="usage"):
+    "Test accuracy (PrivateTest, or the stratified test split) of each row's run against the hours that trained it, one colour per machine."
+    import matplotlib.pyplot as plt
+    recs = _records(results_dir)
+    split = PROTOCOL_SPLITS[protocol][0] if protocol == "usage" else "test"
+    pts = [(k, r, train_hours(r, recs), ((r.get("metrics") or {}).get(split) or {}).get("accuracy"))
+           for k, r in select_runs(recs, protocol).items() if not k.startswith(RECIPE_PREFIX)]   # the table's rows
+    pts = [(k, r, h, a) for k, r, h, a in pts if h and a is not None]
+    if not pts: return None
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    for i, hw in enumerate(dict.fromkeys(hardware_label(r) for _, r, _, _ in pts)):
+        mine = [(k, r, h, a) for k, r, h, a in pts if hardware_label(r) == hw]
+        ax.scatter([h for _, _, h, _ in mine], [100 * a for *_, a in mine], color=f"C{i}", marker="os^D"[i % 4], label=hw, zorder=3)
+        for k, r, h, a in mine:   # a label that would sit on an earlier one's goes below its point
+            near = any(abs(math.log(h / h2)) < 0.2 and abs(a - a2) < 0.01 for k2, _, h2, a2 in pts[:pts.index((k, r, h, a))])
+            ax.annotate(_short(k), (h, 100 * a), xytext=(4, -9 if near else 3), textcoords="offset points", fontsize=7)
+    for ref, ls in zip(SOTA, ("--", ":")):
+        if ref.low == ref.high: ax.axhline(ref.low * 100, color="crimson", ls=ls, lw=1, label=f"SOTA {ref.label}: {ref.low:.2%}")
+        else: ax.axhspan(ref.low * 100, ref.high * 100, color="crimson", alpha=0.1, label=f"SOTA {ref.label}: {ref.low:.0%}–{ref.high:.0%}")
+    ax.set_xscale("log")
+    ax.set(xlabel="training wall time (hours, log scale)", ylabel=f"{split} accuracy (%)",
+           title=f"What the accuracy cost ({protocol} protocol): {split} accuracy against training time")
+    ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=7, loc="lower right"); fig.tight_layout()
+    return fig
+
+# %% ../nbs/07_report.ipynb 50
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
 
 def _save(fig, path):
@@ -410,12 +449,13 @@ def _best_with_history(recs, best):
     return max(runs, key=lambda r: (profile_rank(profile_of(r)), (r["metrics"].get(_test_split(r)) or {}).get("accuracy", -1)), default=None)
 
 def figures(results_dir="results", sample=False) -> dict:
-    "The report's figures by name (accuracy, confusion, per_class_f1, history); the ones with nothing to draw are left out."
+    "The report's figures by name (accuracy, confusion, per_class_f1, history, cost); the ones with nothing to draw are left out."
     recs = _records(results_dir, sample)
     best = best_run(recs, "usage") or best_run(recs, "stratified")
     proto = "usage" if best_run(recs, "usage") else "stratified"
     figs = {"accuracy": plot_accuracy(recs), "confusion": plot_confusion(best),
-            "per_class_f1": plot_per_class_f1(recs, proto), "history": plot_history(_best_with_history(recs, best))}
+            "per_class_f1": plot_per_class_f1(recs, proto), "history": plot_history(_best_with_history(recs, best)),
+            "cost": plot_cost(recs, proto)}
     return {k: v for k, v in figs.items() if v is not None}
 
 def write_report(results_dir="results", out=None, with_figures=True, sample=False) -> Path:
@@ -466,7 +506,7 @@ def readme_section(results_dir="results") -> str:
     "What goes between the README's results markers."
     return ("<!-- generated by fer_nbdev.report from results/*.json: do not edit by hand -->\n\n"
             + results_markdown(results_dir, level=3)
-            + "\nPlots (accuracy by model, confusion matrix, per-class F1, learning curves): the report notebook, `07_report`.\n")
+            + "\nPlots (accuracy by model, confusion matrix, per-class F1, learning curves, accuracy against training time): the report notebook, `07_report`.\n")
 
 def update_readme(results_dir=None, paths=None) -> list:
     "Refill the results markers of `paths` (default: the project's README.md and nbs/index.ipynb); the changed files."

@@ -159,7 +159,7 @@ def test_best_run_prefers_strongest_profile(results):
 
 def test_figures_and_write_report(results, tmp_path):
     figs = figures(results)
-    assert set(figs) == {"accuracy", "confusion", "per_class_f1", "history"}
+    assert set(figs) == {"accuracy", "confusion", "per_class_f1", "history", "cost"}
     # the ensemble has no history: the learning curves come from the best run that has one
     assert "avg_ensemble" not in figs["history"]._suptitle.get_text()
     out = write_report(results, tmp_path / "rep" / "README.md")
@@ -167,6 +167,24 @@ def test_figures_and_write_report(results, tmp_path):
     assert text.startswith("# Results") and "| 7-layer CNN | 50.0% |" in text
     for name in figs: assert (tmp_path / "rep" / "figures" / f"{name}.png").stat().st_size > 1000
     assert "gpu-avg_ensemble-usage" in text and "smoke-cnn7-usage" in text   # every run read is listed
+
+
+def test_cost_plot_sums_an_ensembles_members(results):
+    # an ensemble whose members have results files costs their training plus its own scoring ...
+    run(results / "members", "gpu-cnn7-usage-s1", "cnn7", 0.5)
+    run(results, "gpu-cnn7_x10-usage", "cnn7_x10", 0.6, history=False, members=["gpu-cnn7-usage", "gpu-cnn7-usage-s1"])
+    recs = read_results(results)
+    by_run = {r["run"]: r for r in recs}
+    assert report.train_hours(by_run["gpu-cnn7_x10-usage"], recs) == pytest.approx(3 * 7.0 / 3600)
+    assert report.train_hours(by_run["gpu-cnn7-usage"], recs) == pytest.approx(7.0 / 3600)
+    # ... while one with a member nobody can find is left out of the plot, not drawn too cheap
+    assert report.train_hours({**by_run["gpu-avg_ensemble-usage"], "members": ["gpu-nosuch-usage"]}, recs) is None
+    fig = report.plot_cost(results)
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    assert {"cnn7", "cnn7_x10", "avg_ensemble"} <= labels and "tuned_cnn" not in labels   # usage rows only
+    pts = {t.get_text(): t.xy for t in fig.axes[0].texts}
+    assert pts["cnn7_x10"][0] == pytest.approx(3 * pts["cnn7"][0]) and pts["cnn7"][1] == pytest.approx(50.0)
+    import matplotlib.pyplot as plt; plt.close(fig)
 
 
 def test_update_markers_markdown(results, tmp_path):
