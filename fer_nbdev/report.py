@@ -392,10 +392,12 @@ def plot_history(rec):
 
 # %% ../nbs/07_report.ipynb 46
 def train_hours(rec, records=()) -> float | None:
-    """Hours of training behind a run: its wall time; for an ensemble, its own plus its members' (their results files:
-    among `records` by run name, else in the `members/` folder beside its own file). None when any of them is unknown."""
+    """Hours of training behind a run: its wall time, plus its search's for a tuned model; for an ensemble, its own plus its
+    members' (their results files: among `records` by run name, else in the `members/` folder beside its own file). None
+    when any of them is unknown."""
     if rec.get("wall_time_s") is None: return None
     total, by_run = float(rec["wall_time_s"]), {r.get("run"): r for r in records}
+    total += float((rec.get("tuning") or {}).get("search_time_s") or 0)
     for m in rec.get("members") or []:
         mr = by_run.get(m)
         if mr is None and rec.get("path") and (p := Path(rec["path"]).parent / "members" / f"{m}.json").is_file():

@@ -16,9 +16,9 @@ from .results import resolve_dir
 from .train import fit, set_seed, run_experiment, as_xy
 
 # %% auto 0
-__all__ = ['HPARAMS', 'search_space', 'define_hparam', 'cnn_from_hparams', 'count_cnn_params', 'CNNHyperModel', 'tunable_cnn',
-           'BayesianTuner', 'scratch_path', 'search_id', 'tune', 'trials_table', 'tuning_record', 'hparams_path',
-           'save_hparams', 'load_hparams', 'train_best', 'run_tuning']
+__all__ = ['HPARAMS', 'TRIAL_SECONDS', 'search_space', 'define_hparam', 'cnn_from_hparams', 'count_cnn_params', 'CNNHyperModel',
+           'tunable_cnn', 'BayesianTuner', 'trial_seconds', 'scratch_path', 'search_id', 'tune', 'trials_table',
+           'tuning_record', 'hparams_path', 'save_hparams', 'load_hparams', 'train_best', 'run_tuning']
 
 # %% ../nbs/04_tuning.ipynb 9
 HPARAMS = ("filters", "depth", "kernel_size", "dropout", "dense_units", "learning_rate", "batch_norm")
@@ -151,6 +151,22 @@ class BayesianTuner(kt.BayesianOptimization):
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
         if any(type(c).__name__ == "TensorBoard" for c in callbacks):
             super()._configure_tensorboard_dir(callbacks, trial, execution)
+    # each trial's wall time, kept in the search's folder: a resumed search still knows what its earlier trials cost
+    def on_trial_begin(self, trial):
+        self._trial_t0 = time.time()
+        super().on_trial_begin(trial)
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        p, times = Path(self.project_dir) / TRIAL_SECONDS, trial_seconds(self.project_dir)
+        times[str(trial.trial_id)] = round(time.time() - self._trial_t0, 2)
+        tmp = p.with_suffix(".json.tmp"); tmp.write_text(json.dumps(times)); tmp.replace(p)   # atomic
+
+TRIAL_SECONDS = "trial_seconds.json"
+
+def trial_seconds(project_dir) -> dict:
+    "{trial id: seconds} of the finished trials of the search in `project_dir` (written by `BayesianTuner` as each trial ends)."
+    p = Path(project_dir) / TRIAL_SECONDS
+    return json.loads(p.read_text()) if p.is_file() else {}
 
 def scratch_path(directory=None) -> Path:
     "Where tuner state goes: `directory` (created), or a fresh temporary folder when None."
@@ -198,10 +214,13 @@ def trials_table(tuner):
 
 # %% ../nbs/04_tuning.ipynb 35
 def tuning_record(tuner, best, space, *, epochs, batch_size, seed, search_time_s=None) -> dict:
-    "The search as a JSON-able dict: tuner, objective, space, budget, every trial's hyperparameters and score, the best set."
+    """The search as a JSON-able dict: tuner, objective, space, budget, every trial's hyperparameters and score, the best set, and its
+    time: the sum of its finished trials' (`trial_seconds`, so a resumed search counts the trials before it), else `search_time_s`."""
     trials = sorted(tuner.oracle.trials.values(), key=lambda t: int(t.trial_id))
     done = [t for t in trials if t.status == "COMPLETED"]
     top = tuner.oracle.get_best_trials(1)
+    times = trial_seconds(tuner.project_dir)
+    timed = bool(done) and all(str(t.trial_id) in times for t in done)   # else a search older than the timing: this run's time only
     return {"model": "tuned_cnn", "tuner": type(tuner).__name__, "objective": tuner.oracle.objective.name,
             "direction": tuner.oracle.objective.direction, "max_trials": tuner.oracle.max_trials,
             "num_initial_points": tuner.oracle.num_initial_points, "trials_run": len(done),
@@ -211,7 +230,9 @@ def tuning_record(tuner, best, space, *, epochs, batch_size, seed, search_time_s
             "trials": [{"trial": int(t.trial_id), "status": t.status, "score": None if t.score is None else float(t.score),
                         "best_epoch": None if t.best_step is None else int(t.best_step) + 1,
                         "hparams": t.hyperparameters.values} for t in trials],
-            "search_time_s": None if search_time_s is None else round(float(search_time_s), 2),
+            "trial_seconds": times,
+            "search_time_s": round(sum(times[str(t.trial_id)] for t in done), 2) if timed else None if search_time_s is None else round(float(search_time_s), 2),
+            "search_time_measured": "per trial" if timed else "this run only",
             "backend": keras.backend.backend(), "keras_tuner_version": kt.__version__,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 

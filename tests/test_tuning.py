@@ -10,7 +10,7 @@ from fer_nbdev.baseline import get_splits
 from fer_nbdev.data import load_sample
 from fer_nbdev.results import REQUIRED_FIELDS, read_results
 from fer_nbdev.tuning import (HPARAMS, CNNHyperModel, cnn_from_hparams, count_cnn_params, hparams_path, load_hparams,
-                              run_tuning, scratch_path, search_space, trials_table, tunable_cnn, tune)
+                              run_tuning, scratch_path, search_space, trial_seconds, trials_table, tunable_cnn, tune, tuning_record)
 
 ROOT = Path(__file__).resolve().parents[1]
 # small but real: every hyperparameter is still searched, the networks are just narrow (seconds per trial on 2 cores)
@@ -87,10 +87,10 @@ def test_cnn_from_hparams_takes_raw_pixels_and_matches_tunable_cnn(splits):
 # --- a tiny real search, end to end ------------------------------------------------------------------------------
 
 def _tuner_files_under(root):
-    "Tuner state files under `root` (the virtual environment excluded)."
+    "Tuner state files under `root` (the virtual environment excluded, and runs/: the pipeline's own tuner state, which a campaign running beside the tests changes)."
     out = []
     for top in Path(root).iterdir():
-        if top.name in (".venv", "venv", ".git"): continue
+        if top.name in (".venv", "venv", ".git", "runs"): continue
         cands = [top] if top.is_file() else top.rglob("*")
         out += [p for p in cands if p.name in TUNER_FILES or p.name.endswith(".weights.h5")]
     return sorted(out)
@@ -185,10 +185,17 @@ def test_an_interrupted_search_resumes_after_its_last_finished_trial(splits, tmp
     stop_at = 2
     with pytest.raises(KeyboardInterrupt): tune(splits, **kw)
     first, cut = trained[:2]
+    [folder] = tmp_path.glob("resume-*")
+    before = trial_seconds(folder)                  # the finished trial's time is kept in the search's folder
+    assert list(before) == ["0"] and before["0"] > 0
     trained.clear(); stop_at = 0
     best, tuner = tune(splits, **kw)               # the same search again: trial 1 is kept, the cut trial retried, then one more
     table = trials_table(tuner)
     assert list(table["status"]) == ["COMPLETED"] * 3
+    times = trial_seconds(tuner.project_dir)       # so the resumed search's time counts the trial before the interruption
+    assert sorted(times) == ["0", "1", "2"] and times["0"] == before["0"]
+    rec = tuning_record(tuner, best, kw["space"], epochs=1, batch_size=64, seed=0, search_time_s=1.0)
+    assert rec["search_time_measured"] == "per trial" and rec["search_time_s"] == pytest.approx(sum(times.values()), abs=0.05)
     assert trained[0] == cut and first not in trained and len(trained) == 2
     assert table.iloc[0][list(HPARAMS)].to_dict() == first
     trained.clear()
