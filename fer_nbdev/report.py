@@ -416,12 +416,14 @@ def plot_cost(results_dir="results", protocol="usage"):
     pts = [(k, r, h, a) for k, r, h, a in pts if h and a is not None]
     if not pts: return None
     fig, ax = plt.subplots(figsize=(8, 4.6))
+    labelled = []   # (hours, accuracy) of the points labelled so far
     for i, hw in enumerate(dict.fromkeys(hardware_label(r) for _, r, _, _ in pts)):
-        mine = [(k, r, h, a) for k, r, h, a in pts if hardware_label(r) == hw]
-        ax.scatter([h for _, _, h, _ in mine], [100 * a for *_, a in mine], color=f"C{i}", marker="os^D"[i % 4], label=hw, zorder=3)
-        for k, r, h, a in mine:   # a label that would sit on an earlier one's goes below its point
-            near = any(abs(math.log(h / h2)) < 0.2 and abs(a - a2) < 0.01 for k2, _, h2, a2 in pts[:pts.index((k, r, h, a))])
+        mine = [(k, h, a) for k, r, h, a in pts if hardware_label(r) == hw]
+        ax.scatter([h for _, h, _ in mine], [100 * a for *_, a in mine], color=f"C{i}", marker="os^D"[i % 4], label=hw, zorder=3)
+        for k, h, a in mine:   # a label that would sit on an earlier one's goes below its point
+            near = any(abs(math.log(h / h2)) < 0.2 and abs(a - a2) < 0.01 for h2, a2 in labelled)
             ax.annotate(_short(k), (h, 100 * a), xytext=(4, -9 if near else 3), textcoords="offset points", fontsize=7)
+            labelled.append((h, a))
     for ref, ls in zip(SOTA, ("--", ":")):
         if ref.low == ref.high: ax.axhline(ref.low * 100, color="crimson", ls=ls, lw=1, label=f"SOTA {ref.label}: {ref.low:.2%}")
         else: ax.axhspan(ref.low * 100, ref.high * 100, color="crimson", alpha=0.1, label=f"SOTA {ref.label}: {ref.low:.0%}–{ref.high:.0%}")
