@@ -321,6 +321,13 @@ def _short(key) -> str:
     model, *tags = key.split("@")
     return f"{model} ({', '.join(t.replace('-', ' ') for t in tags)})" if tags else model
 
+def _draw_sota(ax, horizontal=False):
+    "The published references (`SOTA`) on `ax`, in percent: a line for a single number, a band for a range; across an accuracy axis that is x, or y with `horizontal`."
+    line, span = (ax.axhline, ax.axhspan) if horizontal else (ax.axvline, ax.axvspan)
+    for ref, ls in zip(SOTA, ("--", ":")):
+        if ref.low == ref.high: line(ref.low * 100, color="crimson", ls=ls, lw=1, label=f"SOTA {ref.label}: {ref.low:.2%}")
+        else: span(ref.low * 100, ref.high * 100, color="crimson", alpha=0.1, label=f"SOTA {ref.label}: {ref.low:.0%}–{ref.high:.0%}")
+
 def plot_accuracy(results_dir="results"):
     "Accuracy per model: ours (PrivateTest, and stratified val) beside the study's reported number and the state of the art."
     import matplotlib.pyplot as plt
@@ -338,9 +345,7 @@ def plot_accuracy(results_dir="results"):
         bars = ax.barh(y + (i - 1) * hgt, np.nan_to_num(vals), hgt, label=lab, color=col, hatch=hatch, edgecolor="grey")
         for b, v in zip(bars, vals):
             if not np.isnan(v): ax.text(v + 0.5, b.get_y() + hgt / 2, f"{v:.1f}", va="center", fontsize=7)
-    for ref, ls in zip(SOTA, ("--", ":")):
-        if ref.low == ref.high: ax.axvline(ref.low * 100, color="crimson", ls=ls, lw=1, label=f"SOTA {ref.label}: {ref.low:.2%}")
-        else: ax.axvspan(ref.low * 100, ref.high * 100, color="crimson", alpha=0.1, label=f"SOTA {ref.label}: {ref.low:.0%}–{ref.high:.0%}")
+    _draw_sota(ax)
     ax.set_yticks(y, names, fontsize=8); ax.invert_yaxis(); ax.set_xlim(0, 100)
     ax.set(xlabel="accuracy (%)", title="Accuracy by model: ours vs the study's reported numbers (* = a row of the study)")
     ax.legend(fontsize=7, loc="lower right"); fig.tight_layout()
@@ -424,9 +429,7 @@ def plot_cost(results_dir="results", protocol="usage"):
             near = any(abs(math.log(h / h2)) < 0.2 and abs(a - a2) < 0.01 for h2, a2 in labelled)
             ax.annotate(_short(k), (h, 100 * a), xytext=(4, -9 if near else 3), textcoords="offset points", fontsize=7)
             labelled.append((h, a))
-    for ref, ls in zip(SOTA, ("--", ":")):
-        if ref.low == ref.high: ax.axhline(ref.low * 100, color="crimson", ls=ls, lw=1, label=f"SOTA {ref.label}: {ref.low:.2%}")
-        else: ax.axhspan(ref.low * 100, ref.high * 100, color="crimson", alpha=0.1, label=f"SOTA {ref.label}: {ref.low:.0%}–{ref.high:.0%}")
+    _draw_sota(ax, horizontal=True)
     ax.set_xscale("log")
     ax.set(xlabel="training wall time (hours, log scale)", ylabel=f"{split} accuracy (%)",
            title=f"What the accuracy cost ({protocol} protocol): {split} accuracy against training time")
