@@ -11,11 +11,11 @@ import numpy as np
 import keras
 from keras import ops
 from .data import EMOTIONS, FERDataset, load_fer2013
-from .results import score, write_results, read_results, resolve_dir, resolve_path
+from .results import score, write_results, read_results, resolve_dir, resolve_path, portable_path, project_dir
 
 # %% auto 0
-__all__ = ['KINDS', 'AVG_ENSEMBLE_KEYS', 'TRANSFER_KEYS', 'NAME_ALIASES', 'WeightedAverage', 'average_ensemble', 'Member',
-           'member_kind', 'resolve_member', 'resolve_members', 'member_probas', 'simplex_weights', 'combine',
+__all__ = ['KINDS', 'MEMBERS_DIR', 'AVG_ENSEMBLE_KEYS', 'TRANSFER_KEYS', 'NAME_ALIASES', 'WeightedAverage', 'average_ensemble',
+           'Member', 'member_kind', 'resolve_member', 'resolve_members', 'member_probas', 'simplex_weights', 'combine',
            'ensemble_proba', 'fit_weights', 'contributions', 'ensemble_key', 'check_members', 'members_init',
            'count_params', 'EnsembleRun', 'run_ensemble', 'find_members', 'train_members', 'cnn7_members',
            'half_precision_keras', 'commit_members', 'load_committed']
@@ -83,6 +83,8 @@ def member_kind(rec) -> str | None:
     head = {"tuned": "tuned_cnn", "tuner": "tuned_cnn"}.get(head, head)
     return head if head in KINDS else None
 
+MEMBERS_DIR = "models"   # where `commit_members` keeps members in git (relative to the project), one file per member run
+
 def _find_record(records, spec, profile=None):
     spec = str(spec)
     for r in records:
@@ -108,7 +110,12 @@ def resolve_member(spec, results_dir=None, profile=None) -> Member:
                                     f"(looked for run {spec!r}" + (f" and {profile}-{spec}" if profile else "") + ")")
     path = rec.get("model_path") and resolve_path(rec["model_path"])   # recorded relative to the project
     if not path or not path.is_file():
-        raise FileNotFoundError(f"member {rec.get('run')!r}: its results entry names no saved model file (model_path={path!r})")
+        committed = project_dir() / MEMBERS_DIR / f"{rec.get('run')}.keras"   # a lost runs/: the copy `commit_members` put in git
+        if not committed.is_file():
+            raise FileNotFoundError(f"member {rec.get('run')!r}: its results entry names no saved model file (model_path={path!r}) "
+                                    f"and {portable_path(committed)} holds no committed copy: train it again")
+        print(f"member {rec['run']}: {rec.get('model_path')} is gone, using the committed half-precision copy {portable_path(committed)}")
+        path = committed
     return Member(rec["run"], load_keras(path), rec, str(path))
 
 def resolve_members(specs, results_dir=None, profile=None) -> list[Member]:
@@ -345,7 +352,7 @@ def cnn7_members(splits, n_members=10, **kw) -> list[dict]:
 
 # %% ../nbs/06_ensemble.ipynb 38
 import hashlib, io, json, zipfile
-from .results import portable_path, portable_record, project_dir
+from .results import portable_record
 
 def _h5_half(data: bytes) -> bytes:
     "An HDF5 weights file (its bytes) with every float32 dataset stored as float16 and the optimizer's state left out; groups, other datasets and attributes as they were."
@@ -379,7 +386,7 @@ def half_precision_keras(src, dst) -> Path:
 
 def _sha256(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
-def commit_members(results_path, commit_dir="models") -> list[dict]:
+def commit_members(results_path, commit_dir=MEMBERS_DIR) -> list[dict]:
     "Store the members of the ensemble recorded in `results_path` as half-precision `commit_dir/<member run>.keras` files (relative: to the project) and name them in that results file (`committed_members`: path, bytes, sha256); the entries."
     rp = Path(results_path)
     rec = json.loads(rp.read_text())
@@ -390,7 +397,8 @@ def commit_members(results_path, commit_dir="models") -> list[dict]:
         src = resolve_path(mp)
         if not src.is_file():
             raise FileNotFoundError(f"{rp}: member {run}'s model file {mp} is gone (a lost runs/?): train it again before committing")
-        dst = half_precision_keras(src, folder / f"{run}.keras")
+        dst = folder / f"{run}.keras"
+        if src.resolve() != dst.resolve(): half_precision_keras(src, dst)   # the same file: a member already read from its committed copy
         entries.append({"run": run, "path": portable_path(dst.absolute()), "bytes": dst.stat().st_size, "sha256": _sha256(dst)})
     rp.write_text(json.dumps(portable_record({**rec, "committed_members": entries}), indent=1))
     return entries

@@ -248,3 +248,22 @@ def test_committed_ensembles_score_as_recorded():
         # scored with TTA: recorded as "<split>+<tta>" (several TTAs) or "<split>+tta" (one, as run_ensemble writes it)
         key = next((k for k in (f"{test_name}+{r.get('tta')}", f"{test_name}+tta") if r.get("tta") and k in r["metrics"]), test_name)
         assert abs(acc - r["metrics"][key]["accuracy"]) <= 0.001, (r["run"], acc, r["metrics"][key]["accuracy"])
+
+
+def test_a_lost_member_file_falls_back_to_its_committed_copy(tmp_path):
+    "A run whose model file in runs/ is gone resolves to its committed half-precision copy in models/; committing it again leaves that file untouched; with no copy either, the error names the run."
+    from conftest import ROOT
+    recs = {r["run"]: r for r in read_results(ROOT / "results")}
+    committed = [e for r in recs.values() for e in r.get("committed_members", [])]
+    if not committed: pytest.skip("no ensemble has committed members yet")
+    e = committed[0]
+    rec = {**recs[e["run"]], "model_path": f"runs/lost/{e['run']}.keras"}      # as after a new checkout
+    m = E.resolve_member(rec)
+    assert Path(m.path).resolve() == (ROOT / e["path"]).resolve() and m.name == e["run"]
+    before = (ROOT / e["path"]).stat().st_mtime_ns
+    rp = tmp_path / "ens.json"
+    rp.write_text(json.dumps({"run": "t-ens", "members": [e["run"]], "member_paths": [e["path"]]}))
+    assert E.commit_members(rp, ROOT / E.MEMBERS_DIR) == [e]                 # same path, size and checksum
+    assert (ROOT / e["path"]).stat().st_mtime_ns == before                   # not rewritten
+    with pytest.raises(FileNotFoundError, match="t-nope-usage"):
+        E.resolve_member({**rec, "run": "t-nope-usage"})
