@@ -13,10 +13,11 @@ __all__ = ['RECIPE_EPOCHS', 'RECIPE_BASE', 'RECIPE_VARIANTS', 'RECIPE', 'PROFILE
            'FULL_RUN_PROFILES', 'MAX_LINES', 'MAX_TEXT', 'MAX_HTML', 'MAX_WIDTH', 'step', 'get_profile',
            'list_profiles', 'profile_table', 'parse_value', 'parse_overrides', 'nbs_path', 'notebook_parameters',
            'on_sample', 'default_results_dir', 'select_steps', 'plan', 'resume_epoch', 'resume_info', 'resume_note',
-           'prepare_notebook', 'this_python_kernel', 'describe_error', 'RunSummary', 'run_profile', 'profile_strength',
-           'is_sample_run', 'full_run_command', 'finished_runs', 'pick_runs', 'terminal_text', 'relative_paths',
-           'clean_stream', 'shrink_png', 'clean_outputs', 'match_cells', 'injected_parameters', 'outputs_banner',
-           'banner_info', 'find_banner', 'publish_notebook', 'publish_outputs', 'main']
+           'changed_parameters', 'prepare_notebook', 'this_python_kernel', 'describe_error', 'RunSummary',
+           'run_profile', 'profile_strength', 'is_sample_run', 'full_run_command', 'finished_runs', 'pick_runs',
+           'terminal_text', 'relative_paths', 'clean_stream', 'shrink_png', 'clean_outputs', 'match_cells',
+           'injected_parameters', 'outputs_banner', 'banner_info', 'find_banner', 'publish_notebook', 'publish_outputs',
+           'main']
 
 # %% ../nbs/09_pipeline.ipynb 9
 def step(notebook, label=None, runs=(), always=False, requires=None, publish=False, **parameters) -> dict:
@@ -372,8 +373,10 @@ def plan(profile="smoke", overrides=None, only=None, results_dir=None, runs_dir=
         elif why: status = "unavailable"
         elif s["always"]: status = "always"
         else: status = "done" if _is_done(expected, record) else "todo"
+        changed = changed_parameters(params, expected) if status == "done" else {}
+        if changed: status = "changed"   # done, but not with what the profile says now: skipped unless --redo, and said
         out.append({"i": i, "step": s["step"], "notebook": nb, "parameters": params, "not_passed": not_passed,
-                    "expected": expected, "record": record, "status": status, "always": s["always"],
+                    "expected": expected, "record": record, "status": status, "changed": changed, "always": s["always"],
                     "why": why or "", "requires": s.get("requires"), "results_dir": res,
                     "output": runs_dir / prof["name"] / f"{s['step']}.ipynb"})
     return out
@@ -418,6 +421,23 @@ def _fill(params, **names):
         return v
     return {k: f(v) for k, v in params.items()}
 
+_NOT_COMPARED = ("data_path", "results_dir", "model_dir", "scratch_dir", "backup_dir", "report_out", "profile")   # where, not what
+
+def changed_parameters(params, expected) -> dict:
+    "{name: (recorded, now)} for each parameter a step passes (`params`) that one of its results files (`expected`) recorded with another value; paths aside, and only what a results file records."
+    now = json.loads(json.dumps(params, default=str))   # tuples as lists, as a results file holds them
+    diff = {}
+    for p in expected:
+        try: rec = json.loads(Path(p).read_text()).get("parameters") or {}
+        except (OSError, ValueError, AttributeError): continue
+        diff.update({k: (rec[k], v) for k, v in now.items() if k not in _NOT_COMPARED and k in rec and rec[k] != v})
+    return diff
+
+def _changes(changed) -> str:
+    "'epochs 20 -> 30, max_trials 4 -> 5' (long values shortened)."
+    short = lambda v: (t if len(t := json.dumps(v, default=str)) <= 40 else t[:37] + "...")
+    return ", ".join(f"{k} {short(a)} -> {short(b)}" for k, (a, b) in changed.items())
+
 def _is_done(expected, record) -> bool:
     "All expected results files exist, or the step's completion record lists results files that all exist."
     if expected and all(p.exists() for p in expected): return True
@@ -426,7 +446,7 @@ def _is_done(expected, record) -> bool:
     files = [Path(p) for p in rec.get("results", [])]
     return (bool(files) or not expected) and all(p.exists() for p in files)
 
-# %% ../nbs/09_pipeline.ipynb 34
+# %% ../nbs/09_pipeline.ipynb 35
 _DIRECTIVE = re.compile(r"^\s*#\s*\|\s*(.*?)\s*$")
 
 def _directives(src) -> list[str]:
@@ -472,7 +492,7 @@ def this_python_kernel():
         else: os.environ["JUPYTER_PATH"] = old
         shutil.rmtree(d, ignore_errors=True)
 
-# %% ../nbs/09_pipeline.ipynb 37
+# %% ../nbs/09_pipeline.ipynb 38
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 def describe_error(err, notebook=None, max_lines=25) -> str:
@@ -488,7 +508,7 @@ def describe_error(err, notebook=None, max_lines=25) -> str:
         return "\n".join(lines)
     return f"{type(err).__name__}: {_ANSI.sub('', str(err)).strip()}"
 
-# %% ../nbs/09_pipeline.ipynb 39
+# %% ../nbs/09_pipeline.ipynb 40
 @dataclass
 class RunSummary:
     "What a run did: one row per step with its status (ran, skipped, failed, not run, unavailable, missing), paths and time."
@@ -548,7 +568,7 @@ def _fix_metadata(output, notebook):
         nbformat.write(nb, output)
     except Exception: pass
 
-# %% ../nbs/09_pipeline.ipynb 40
+# %% ../nbs/09_pipeline.ipynb 41
 def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_dir=None, runs_dir="runs",
                 model_dir=None, nbs_dir=None, slow=False, log_output=False, progress=True, kernel_name=None,
                 skip_missing=False) -> RunSummary:
@@ -583,14 +603,16 @@ def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_
                 row.update(status="missing" if s["status"] == "no notebook" else "unavailable",
                            note=s["why"] or f"{s['notebook']} not found")
                 _say(f"{tag}: not run: {row['note']}"); continue
-            if (s["status"] != "done" or redo) and s["status"] != "unavailable" and (why := _missing_requirement(
+            if (s["status"] not in ("done", "changed") or redo) and s["status"] != "unavailable" and (why := _missing_requirement(
                     s["requires"], {**s["parameters"], "results_dir": str(res_dir), "profile": prefix})):
                 row.update(status="unavailable", note=why)
                 _say(f"{tag}: not run: {why}"); continue
-            if s["status"] == "done" and not redo:
+            if s["status"] in ("done", "changed") and not redo:
                 row.update(status="skipped", output=str(s["output"]), note="results exist",
                            results=[str(p) for p in s["expected"] if p.exists()])
-                _say(f"{tag}: done already, skipped ({', '.join(p.name for p in s['expected']) or 'completed before'})")
+                _say(f"{tag}: done already, skipped ({', '.join(p.name for p in s['expected']) or 'completed before'})"
+                     + (f"; its results were made with other parameters ({_changes(s['changed'])}): --redo runs it as the "
+                        "profile says now" if s["changed"] else ""))
                 continue
             if s["not_passed"]:
                 _say(f"{tag}: note: {s['notebook'].name} does not declare {', '.join(s['not_passed'])}: not passed")
@@ -635,7 +657,7 @@ def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_
                  + (f"\n  warning: {row['note']}" if row["note"] else ""))
     return summary
 
-# %% ../nbs/09_pipeline.ipynb 49
+# %% ../nbs/09_pipeline.ipynb 50
 PROFILE_ORDER = ("smoke", "nb", "cpu", "cpufull", "gpu")   # weakest to strongest, as the report ranks runs
 OUTPUTS_TAG = "fer-run-outputs"                             # marks the banner `publish_outputs` writes (an output's metadata key)
 FULL_RUN_PROFILES = ("cpufull", "cpu", "gpu")               # the full run a sample banner points to: the first that runs the notebook
@@ -657,7 +679,7 @@ def full_run_command(notebook) -> str:
             return f"fer-run --profile {p} --only {notebook}"
     return f"fer-run --profile gpu --only {notebook}"
 
-# %% ../nbs/09_pipeline.ipynb 52
+# %% ../nbs/09_pipeline.ipynb 53
 def finished_runs(runs_dir="runs") -> list[dict]:
     "The finished steps under `runs_dir/<profile>/`: those with a completion record and an executed notebook."
     out = []
@@ -683,7 +705,7 @@ def pick_runs(runs_dir="runs", profile=None, notebooks=None) -> dict:
         if r["notebook"] not in best or key > best[r["notebook"]][0]: best[r["notebook"]] = (key, r)
     return {k: best[k][1] for k in sorted(best)}
 
-# %% ../nbs/09_pipeline.ipynb 56
+# %% ../nbs/09_pipeline.ipynb 57
 _ANSI_ALL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 _BAR = re.compile(r" ?[━─█▉▊▋▌▍▎▏]{3,} ?")
 _PREDICT_BAR = re.compile(r"^\s*\d+/\d+\s+\S+\s+\S+/step\s*$")                  # Keras predict/evaluate: no metrics
@@ -743,7 +765,7 @@ def clean_stream(text: str, roots=()) -> str:
     text = _cap_lines(relative_paths(_REPR_ID.sub(r"\1\2", "\n".join(lines)), roots)).strip("\n")
     return text + "\n" if text else ""
 
-# %% ../nbs/09_pipeline.ipynb 58
+# %% ../nbs/09_pipeline.ipynb 59
 def shrink_png(b64: str, max_width=MAX_WIDTH) -> str:
     "A base64 PNG at most `max_width` px wide; opaque images lose their alpha and gray ones are stored as gray (lossless)."
     import base64, io
@@ -798,7 +820,7 @@ def clean_outputs(outputs, roots=(), max_width=MAX_WIDTH) -> list:
         if "_raw" in o: o["text"] = clean_stream(o.pop("_raw"), roots)
     return [o for o in out if o.get("output_type") != "stream" or o["text"].strip()]
 
-# %% ../nbs/09_pipeline.ipynb 61
+# %% ../nbs/09_pipeline.ipynb 62
 def match_cells(cells, executed_cells) -> dict:
     "{index in `cells`: index in `executed_cells`} for code cells with the same source, in order (difflib's matching blocks)."
     import difflib
@@ -852,7 +874,7 @@ def find_banner(nb) -> tuple | None:
             if OUTPUTS_TAG in (o.get("metadata") or {}): return i, _text((o.get("data") or {}).get("text/markdown", ""))
     return None
 
-# %% ../nbs/09_pipeline.ipynb 62
+# %% ../nbs/09_pipeline.ipynb 63
 def _banner_cell(cells) -> int | None:
     "Where the banner goes: the parameters cell, else the first code cell after the title that is not hidden or exported."
     i = next((i for i, c in enumerate(cells) if c.get("cell_type") == "code" and "parameters" in (c.get("metadata") or {}).get("tags", [])), None)
@@ -912,7 +934,7 @@ def publish_outputs(profile=None, runs_dir="runs", nbs_dir=None, only=None, max_
         if k in table: table[k] = table[k].astype("Int64")
     return table
 
-# %% ../nbs/09_pipeline.ipynb 67
+# %% ../nbs/09_pipeline.ipynb 68
 def _print_plan(prof, steps):
     _say(f"profile {prof['name']}: {prof.get('description', '')}")
     _say(f"shared parameters: {prof.get('parameters', {})}")
@@ -920,10 +942,13 @@ def _print_plan(prof, steps):
     for s in steps:
         shown = {k: v for k, v in s["parameters"].items() if k not in ("results_dir", "model_dir", "profile", "backup_dir")}
         runs = ", ".join(p.name for p in s["expected"]) or ("(always runs)" if s["always"] else "(no results file)")
-        resumes = f"\n       resumes {note}" if s["status"] == "todo" and (note := resume_note(s["parameters"])) else ""
+        resumes = (f"\n       resumes {note}" if s["status"] in ("todo", "changed") and (note := resume_note(s["parameters"]))
+                   else "")
         _say(f"{s['i']:>3}. {s['step']:<{width}} {s['status']:<12} {runs}{resumes}\n       {shown}"
              + (f"\n       not passed (undeclared): {', '.join(s['not_passed'])}" if s["not_passed"] else "")
-             + (f"\n       {s['why']}" if s["why"] else ""))
+             + (f"\n       {s['why']}" if s["why"] else "")
+             + (f"\n       results made with other parameters ({_changes(s['changed'])}): --redo runs it as the profile says now"
+                if s.get("changed") else ""))
 
 def main(argv=None) -> int:
     "`fer-run`: run a profile of the study's notebooks with papermill."
