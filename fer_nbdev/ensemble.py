@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_ensemble.ipynb 7
 from __future__ import annotations
-import time
+import json, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -319,30 +319,39 @@ def find_members(results_dir, keys=AVG_ENSEMBLE_KEYS, protocol="usage") -> list[
                                         "(04_tuning for tuned_cnn, 05_transfer for the transfer models)")
     return out
 
+def _training_changes(recorded, params) -> str:
+    "'epochs 2 -> 5, ...' for what a member's recorded parameters say differently from `params` ('' when the same; where its backup goes aside)."
+    norm = lambda p: {k: v for k, v in json.loads(json.dumps(p or {}, default=str)).items() if k not in ("backup_dir", "verbose")}
+    old, new = norm(recorded), norm(params)
+    return ", ".join(f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k))
+
 def train_members(model_name, splits, n_members, *, model_kwargs=None, epochs=1, batch_size=64, seed=0, fit_kwargs=None,
                   results_dir=None, model_dir=None, profile="nb", protocol="usage", tta=None, backup_dir=None,
                   verbose=0) -> list[dict]:
-    "Train `n_members` `models.build_model(model_name)` with seeds seed, seed+1, ... via `run_experiment`; their results entries (in `<results_dir>/members`). With `backup_dir`, a member whose results file and model exist is not trained again, and an interrupted one resumes."
+    "Train `n_members` `models.build_model(model_name)` with seeds seed, seed+1, ... via `run_experiment`; their results entries (in `<results_dir>/members`). With `backup_dir`, a member whose results file and model exist and whose recorded parameters are these is not trained again, and an interrupted one resumes."
     from fer_nbdev.train import run_experiment, set_seed
     from fer_nbdev.models import build_model
-    import json
     member_dir = resolve_dir(results_dir) / "members"
     recs = []
     for i in range(n_members):
         s = seed + i
         done = member_dir / f"{profile}-{model_name}-{protocol}-s{s}.json"
+        kw = {"epochs": epochs, "batch_size": batch_size, "verbose": verbose, **(fit_kwargs or {}),
+              **({"backup_dir": str(Path(backup_dir) / f"s{s}")} if backup_dir is not None else {})}
+        params = {"model_name": model_name, "model_kwargs": model_kwargs or {}, "seed": s, **kw}
         if backup_dir is not None and done.exists():
             rec = json.loads(done.read_text())
-            if Path(rec.get("model_path", "")).is_file():
+            if not resolve_path(rec.get("model_path") or "").is_file(): pass   # its model is gone: train it again
+            elif diff := _training_changes(rec.get("parameters"), params):
+                print(f"member s{s}: {done.name} was trained with other parameters ({diff}): training it again")
+            else:
                 print(f"member s{s}: trained already ({done.name})")
                 recs.append({**rec, "path": str(done)}); continue
         set_seed(s)
         model = build_model(model_name, **{"seed": s, **(model_kwargs or {})})
-        kw = {"epochs": epochs, "batch_size": batch_size, "verbose": verbose, **(fit_kwargs or {}),
-              **({"backup_dir": str(Path(backup_dir) / f"s{s}")} if backup_dir is not None else {})}
         _, _, path = run_experiment(f"{model_name}-{protocol}-s{s}", model, splits, model_key=model_name, fit_kwargs=kw, tta=tta, seed=s,
                                     results_dir=member_dir, model_dir=model_dir, profile=profile, protocol=protocol,
-                                    parameters={"model_name": model_name, "model_kwargs": model_kwargs or {}, "seed": s, **kw})
+                                    parameters=params)
         recs.append({**json.loads(Path(path).read_text()), "path": str(path)})
     return recs
 
@@ -351,7 +360,7 @@ def cnn7_members(splits, n_members=10, **kw) -> list[dict]:
     return train_members("cnn7", splits, n_members, **kw)
 
 # %% ../nbs/06_ensemble.ipynb 38
-import hashlib, io, json, zipfile
+import hashlib, io, zipfile
 from .results import portable_record
 
 def _h5_half(data: bytes) -> bytes:

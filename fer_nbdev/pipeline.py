@@ -122,8 +122,9 @@ PROFILES = {
             *[_S("04_tuning", p, [f"tuned-{p}"], protocol=p, max_trials=5, tuner_epochs=3, epochs=30, **_TUNED_SPACE,
                  fit_kwargs={k: v for k, v in _FIT.items() if k in ("schedule", "warmup_epochs", "label_smoothing")},
                  scratch_dir="{runs_dir}/{profile}/tuner") for p in ("usage", "stratified")],
+            # members of 5 epochs each (one of warm-up): 2-epoch ones left the ensemble far below the study's
             *[_S("06_ensemble", f"cnn7_x10-{p}", _WEIGHTED("cnn7_x10", p), protocol=p, name="cnn7_x10", n_members=10,
-                 epochs=2, augment=True, model_kwargs={"crop": RECIPE.get("crop")}, fit_kwargs=_FIT)
+                 epochs=5, augment=True, model_kwargs={"crop": RECIPE.get("crop")}, fit_kwargs=_FIT)
               for p in ("usage", "stratified")],
             # the fast network for prediction on a CPU (08_predict times it beside `fer`): small, so 44-px crops
             _S("03_cnn", "mini_xception-usage", ["mini_xception-usage"], epochs=40, tta=["flip", "tencrop"],

@@ -213,7 +213,7 @@ def test_cnn7_members_trained_with_different_seeds(splits, tmp_path):
     assert not np.allclose(w0, w1)
 
 def test_train_members_resumes_at_the_member(tmp_path, splits, capsys):
-    "With backup_dir, members already trained (results file and model present) are not trained again; the rest are."
+    "With backup_dir, members already trained (results file and model present, same parameters) are not trained again; the rest are, and so is a member trained with other parameters."
     kw = dict(epochs=1, batch_size=64, results_dir=tmp_path / "r", model_dir=tmp_path / "m", profile="t",
               backup_dir=tmp_path / "backup", model_kwargs={"augment": False})
     first = E.train_members("cnn7", splits, 1, **kw)
@@ -225,6 +225,9 @@ def test_train_members_resumes_at_the_member(tmp_path, splits, capsys):
     assert [r["run"] for r in again] == ["t-cnn7-usage-s0", "t-cnn7-usage-s1"]
     assert again[0]["metrics"] == first[0]["metrics"] and Path(again[1]["model_path"]).is_file()
     assert not (tmp_path / "backup" / "s1").exists()                    # a finished member's backup is gone
+    third = E.train_members("cnn7", splits, 1, **{**kw, "epochs": 2})   # another budget: s0 is not that run, so it trains again
+    assert "member s0: t-cnn7-usage-s0.json was trained with other parameters (epochs 1 -> 2): training it again" in capsys.readouterr().out
+    assert model_file.stat().st_mtime_ns != stamp and third[0]["epochs"] == 2
 
 
 def test_committed_ensembles_score_as_recorded():
