@@ -270,3 +270,11 @@ def test_a_lost_member_file_falls_back_to_its_committed_copy(tmp_path):
     assert (ROOT / e["path"]).stat().st_mtime_ns == before                   # not rewritten
     with pytest.raises(FileNotFoundError, match="t-nope-usage"):
         E.resolve_member({**rec, "run": "t-nope-usage"})
+
+
+def test_every_committed_model_is_named_by_a_results_file():
+    "No weights in models/ that no results file names (an ensemble that changed members leaves its old ones to delete): git holds only what the table can use."
+    from conftest import ROOT
+    named = {(ROOT / e["path"]).resolve() for r in read_results(ROOT / "results") for e in r.get("committed_members", [])}
+    files = {p.resolve() for p in (ROOT / E.MEMBERS_DIR).glob("*.keras")} if (ROOT / E.MEMBERS_DIR).is_dir() else set()
+    assert not files - named, f"in {E.MEMBERS_DIR}/ but named by no results file: {sorted(p.name for p in files - named)}"
