@@ -104,8 +104,8 @@ PROFILES = {
         ],
     },
     "cpufull": {
-        "description": "the CPU campaign on the full data, resumable: 8-10 hours on a fast 2-core machine, several times that on "
-                       "a slow one; the recipe chosen on PublicTest in short runs, then the study's rows on both protocols, then "
+        "description": "the CPU campaign on the full data, resumable: about a day on a fast 2-core machine, four times that "
+                       "on a slow one (the report sums the hours); the recipe chosen on PublicTest in short runs, then the study's rows on both protocols, then "
                        "the strongest CPU models",
         "parameters": dict(data_path=None, seed=0, batch_size=128, augment=True, patience=50),
         "steps": [
