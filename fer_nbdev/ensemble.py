@@ -11,7 +11,8 @@ import numpy as np
 import keras
 from keras import ops
 from .data import EMOTIONS, FERDataset, load_fer2013
-from .results import score, write_results, read_results, resolve_dir, resolve_path, portable_path, project_dir
+from .results import (score, write_results, read_results, resolve_dir, resolve_path, portable_path, project_dir,
+                               parameter_changes, describe_changes)
 
 # %% auto 0
 __all__ = ['KINDS', 'MEMBERS_DIR', 'AVG_ENSEMBLE_KEYS', 'TRANSFER_KEYS', 'NAME_ALIASES', 'WeightedAverage', 'average_ensemble',
@@ -319,12 +320,6 @@ def find_members(results_dir, keys=AVG_ENSEMBLE_KEYS, protocol="usage") -> list[
                                         "(04_tuning for tuned_cnn, 05_transfer for the transfer models)")
     return out
 
-def _training_changes(recorded, params) -> str:
-    "'epochs 2 -> 5, ...' for what a member's recorded parameters say differently from `params` ('' when the same; where its backup goes aside)."
-    norm = lambda p: {k: v for k, v in json.loads(json.dumps(p or {}, default=str)).items() if k not in ("backup_dir", "verbose")}
-    old, new = norm(recorded), norm(params)
-    return ", ".join(f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k))
-
 def train_members(model_name, splits, n_members, *, model_kwargs=None, epochs=1, batch_size=64, seed=0, fit_kwargs=None,
                   results_dir=None, model_dir=None, profile="nb", protocol="usage", tta=None, backup_dir=None,
                   verbose=0) -> list[dict]:
@@ -342,7 +337,7 @@ def train_members(model_name, splits, n_members, *, model_kwargs=None, epochs=1,
         if backup_dir is not None and done.exists():
             rec = json.loads(done.read_text())
             if not resolve_path(rec.get("model_path") or "").is_file(): pass   # its model is gone: train it again
-            elif diff := _training_changes(rec.get("parameters"), params):
+            elif diff := describe_changes(parameter_changes(rec.get("parameters"), params, ignore=("backup_dir", "verbose"))):
                 print(f"member s{s}: {done.name} was trained with other parameters ({diff}): training it again")
             else:
                 print(f"member s{s}: trained already ({done.name})")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse, ast, contextlib, datetime, fnmatch, functools, json, logging, os, re, shutil, socket, sys, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
+from .results import parameter_changes, describe_changes   # how a run's recorded parameters differ from now
 
 # %% auto 0
 __all__ = ['RECIPE_EPOCHS', 'RECIPE_BASE', 'RECIPE_VARIANTS', 'RECIPE', 'PROFILES', 'PROFILE_ORDER', 'OUTPUTS_TAG',
@@ -432,18 +433,12 @@ _NOT_COMPARED = ("data_path", "results_dir", "model_dir", "scratch_dir", "backup
 
 def changed_parameters(params, expected) -> dict:
     "{name: (recorded, now)} for each parameter a step passes (`params`) that one of its results files (`expected`) recorded with another value; paths aside, and only what a results file records."
-    now = json.loads(json.dumps(params, default=str))   # tuples as lists, as a results file holds them
     diff = {}
     for p in expected:
         try: rec = json.loads(Path(p).read_text()).get("parameters") or {}
         except (OSError, ValueError, AttributeError): continue
-        diff.update({k: (rec[k], v) for k, v in now.items() if k not in _NOT_COMPARED and k in rec and rec[k] != v})
+        diff.update(parameter_changes(rec, params, ignore=_NOT_COMPARED, recorded_only=True))
     return diff
-
-def _changes(changed) -> str:
-    "'epochs 20 -> 30, max_trials 4 -> 5' (long values shortened)."
-    short = lambda v: (t if len(t := json.dumps(v, default=str)) <= 40 else t[:37] + "...")
-    return ", ".join(f"{k} {short(a)} -> {short(b)}" for k, (a, b) in changed.items())
 
 def _is_done(expected, record) -> bool:
     "All expected results files exist, or the step's completion record lists results files that all exist."
@@ -618,7 +613,7 @@ def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_
                 row.update(status="skipped", output=str(s["output"]), note="results exist",
                            results=[str(p) for p in s["expected"] if p.exists()])
                 _say(f"{tag}: done already, skipped ({', '.join(p.name for p in s['expected']) or 'completed before'})"
-                     + (f"; its results were made with other parameters ({_changes(s['changed'])}): --redo runs it as the "
+                     + (f"; its results were made with other parameters ({describe_changes(s['changed'])}): --redo runs it as the "
                         "profile says now" if s["changed"] else ""))
                 continue
             if s["not_passed"]:
@@ -954,7 +949,7 @@ def _print_plan(prof, steps):
         _say(f"{s['i']:>3}. {s['step']:<{width}} {s['status']:<12} {runs}{resumes}\n       {shown}"
              + (f"\n       not passed (undeclared): {', '.join(s['not_passed'])}" if s["not_passed"] else "")
              + (f"\n       {s['why']}" if s["why"] else "")
-             + (f"\n       results made with other parameters ({_changes(s['changed'])}): --redo runs it as the profile says now"
+             + (f"\n       results made with other parameters ({describe_changes(s['changed'])}): --redo runs it as the profile says now"
                 if s.get("changed") else ""))
 
 def main(argv=None) -> int:

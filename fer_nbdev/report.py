@@ -396,6 +396,11 @@ def plot_history(rec):
     return fig
 
 # %% ../nbs/07_report.ipynb 46
+def _member_file(rec, member) -> dict | None:
+    "An ensemble member's results from the `members/` folder beside the ensemble's own file (where the ensemble step writes the members it trains); None if not there."
+    p = Path(rec["path"]).parent / "members" / f"{member}.json" if rec.get("path") else None
+    return json.loads(p.read_text()) if p and p.is_file() else None
+
 def train_hours(rec, records=()) -> float | None:
     """Hours of training behind a run: its wall time, plus its search's for a tuned model; for an ensemble, its own plus its
     members' (their results files: among `records` by run name, else in the `members/` folder beside its own file). None
@@ -404,10 +409,7 @@ def train_hours(rec, records=()) -> float | None:
     total, by_run = float(rec["wall_time_s"]), {r.get("run"): r for r in records}
     total += float((rec.get("tuning") or {}).get("search_time_s") or 0)
     for m in rec.get("members") or []:
-        mr = by_run.get(m)
-        if mr is None and rec.get("path") and (p := Path(rec["path"]).parent / "members" / f"{m}.json").is_file():
-            mr = json.loads(p.read_text())
-        if (mr or {}).get("wall_time_s") is None: return None
+        if ((mr := by_run.get(m) or _member_file(rec, m)) or {}).get("wall_time_s") is None: return None
         total += float(mr["wall_time_s"])
     return total / 3600
 
@@ -419,9 +421,8 @@ def time_spent(results_dir="results", sample=False) -> pd.DataFrame:
         if r.get("wall_time_s") is None: continue
         parts = [(r, float(r["wall_time_s"]) + float((r.get("tuning") or {}).get("search_time_s") or 0))]
         for m in r.get("members") or []:    # a member that is a run of its own is counted as that run
-            if m in runs or m in seen or not r.get("path"): continue
-            if (p := Path(r["path"]).parent / "members" / f"{m}.json").is_file():
-                seen.add(m); mr = json.loads(p.read_text()); parts.append((mr, float(mr.get("wall_time_s") or 0)))
+            if m not in runs and m not in seen and (mr := _member_file(r, m)) is not None:
+                seen.add(m); parts.append((mr, float(mr.get("wall_time_s") or 0)))
         rows += [{"profile": _txt(profile_of(r)), "hardware": hardware_label(x), "seconds": s} for x, s in parts]
     if not rows: return pd.DataFrame(columns=["profile", "hardware", "runs", "hours"])
     g = pd.DataFrame(rows).groupby(["profile", "hardware"], sort=False)["seconds"]

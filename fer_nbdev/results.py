@@ -11,7 +11,7 @@ from .data import EMOTIONS
 
 # %% auto 0
 __all__ = ['RESULTS_SCHEMA', 'REQUIRED_FIELDS', 'score', 'gpu_name', 'run_info', 'resolve_dir', 'write_results', 'read_results',
-           'project_dir', 'portable_path', 'resolve_path', 'portable_record']
+           'project_dir', 'portable_path', 'resolve_path', 'portable_record', 'parameter_changes', 'describe_changes']
 
 # %% ../nbs/00a_results.ipynb 7
 def score(y_true, proba) -> dict:
@@ -154,3 +154,15 @@ def portable_record(rec, roots=None) -> dict:
     if isinstance(data, dict) and isinstance(data.get("source"), str) and re.search(r"[\\/]", data["source"]):
         out["data"] = {**data, "source": re.split(r"[\\/]", data["source"].rstrip("/\\"))[-1]}
     return out
+
+def parameter_changes(recorded, now, ignore=(), recorded_only=False) -> dict:
+    "{name: (recorded, now)} where the parameters a run recorded differ from `now`, compared as a results file holds them (JSON: tuples as lists); `ignore`d names aside, and with `recorded_only` only names `recorded` has."
+    as_json = lambda p: json.loads(json.dumps(p or {}, default=str))
+    old, new = as_json(recorded), as_json(now)
+    names = [k for k in new if k in old] if recorded_only else sorted(old.keys() | new.keys())
+    return {k: (old.get(k), new.get(k)) for k in names if k not in ignore and old.get(k) != new.get(k)}
+
+def describe_changes(changes) -> str:
+    "'epochs 20 -> 30, max_trials 4 -> 5' for `parameter_changes` (long values shortened)."
+    short = lambda v: (t if len(t := json.dumps(v, default=str)) <= 40 else t[:37] + "...")
+    return ", ".join(f"{k} {short(a)} -> {short(b)}" for k, (a, b) in changes.items())
