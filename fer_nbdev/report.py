@@ -17,8 +17,8 @@ __all__ = ['STUDY_SOURCE', 'STUDY', 'SOTA', 'MODEL_NAMES', 'TRANSFER_MODELS', 'P
            'RECIPE_PREFIX', 'SAMPLE_FILE', 'NEEDS_IMAGENET', 'IMAGENET_REASON', 'SAMPLE_NOTE', 'RESULTS_START',
            'RESULTS_END', 'StudyRow', 'Reference', 'study_table', 'on_sample', 'profile_of', 'profile_rank',
            'init_label', 'model_key', 'base_model', 'transfer_mode', 'row_key', 'select_runs', 'project_results_dir',
-           'cpu_label', 'hardware_label', 'results_table', 'md_table', 'results_markdown', 'best_run', 'plot_accuracy',
-           'plot_confusion', 'plot_per_class_f1', 'plot_history', 'train_hours', 'time_spent', 'time_spent_line',
+           'cpu_label', 'hardware_label', 'train_hours', 'results_table', 'md_table', 'results_markdown', 'best_run',
+           'plot_accuracy', 'plot_confusion', 'plot_per_class_f1', 'plot_history', 'time_spent', 'time_spent_line',
            'plot_cost', 'figures', 'write_report', 'update_markers', 'readme_section', 'update_readme']
 
 # %% ../nbs/07_report.ipynb 9
@@ -192,10 +192,28 @@ def _name(key, rec):
         if rec.get("input_size"): extras.append(f"{rec['input_size']} px")
     return f"{name} ({', '.join(extras)})" if extras else name
 
+def _member_file(rec, member) -> dict | None:
+    "An ensemble member's results from the `members/` folder beside the ensemble's own file (where the ensemble step writes the members it trains); None if not there."
+    p = Path(rec["path"]).parent / "members" / f"{member}.json" if rec.get("path") else None
+    return json.loads(p.read_text()) if p and p.is_file() else None
+
+def train_hours(rec, records=()) -> float | None:
+    """Hours of training behind a run: its wall time, plus its search's for a tuned model; for an ensemble, its own plus its
+    members' (their results files: among `records` by run name, else in the `members/` folder beside its own file). None
+    when any of them is unknown."""
+    if rec.get("wall_time_s") is None: return None
+    total, by_run = float(rec["wall_time_s"]), {r.get("run"): r for r in records}
+    total += float((rec.get("tuning") or {}).get("search_time_s") or 0)
+    for m in rec.get("members") or []:
+        if ((mr := by_run.get(m) or _member_file(rec, m)) or {}).get("wall_time_s") is None: return None
+        total += float(mr["wall_time_s"])
+    return total / 3600
+
 def results_table(results_dir="results", protocol="usage", sample=False) -> pd.DataFrame:
     "One row per model for `protocol`: our metrics from the strongest run on the full data (with `sample`: on the shipped sample), beside the study's own number."
     if protocol not in PROTOCOL_SPLITS: raise ValueError(f"protocol must be one of {list(PROTOCOL_SPLITS)}, not {protocol!r}")
-    recs = [r for r in _records(results_dir, sample) if not model_key(r).startswith(RECIPE_PREFIX)]   # recipe search: 03b_recipe
+    every = _records(results_dir, sample)
+    recs = [r for r in every if not model_key(r).startswith(RECIPE_PREFIX)]   # recipe search: 03b_recipe
     chosen = select_runs(recs, protocol)
     keys = _row_order(set(STUDY) | set(chosen))   # the study's rows always; any other only where it has a run
     rows = []
@@ -213,6 +231,7 @@ def results_table(results_dir="results", protocol="usage", sample=False) -> pd.D
                     "train n": data.get("n") if isinstance(data, dict) else None,
                     "hardware": hardware_label(r) if r else None, "backend": r.get("backend") if r else None,
                     "wall time s": r.get("wall_time_s", np.nan) if r else np.nan,
+                    "train time s": (h * 3600 if r and (h := train_hours(r, every)) is not None else np.nan),
                     "profile": profile_of(r) if r else None, "run": r.get("run") if r else None,
                     "init": init_label(r) if r else None, "notes": r.get("notes") if r else None,
                     "study's number": study.reported if study else None,
@@ -223,7 +242,7 @@ def results_table(results_dir="results", protocol="usage", sample=False) -> pd.D
     for c in ("params", "epochs", "train n"): df[c] = pd.array([None if v is None or pd.isna(v) else int(v) for v in df[c]], dtype="Int64")
     return df
 
-# %% ../nbs/07_report.ipynb 36
+# %% ../nbs/07_report.ipynb 37
 def _pct(v): return MISSING if v is None or pd.isna(v) else f"{100 * v:.1f}%"
 def _f3(v): return MISSING if v is None or pd.isna(v) else f"{v:.3f}"
 def _txt(v): return MISSING if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else str(v)
@@ -255,16 +274,16 @@ def _protocol_md(df, protocol):
     a, b = PROTOCOL_SPLITS[protocol]
     if protocol == "usage":
         header = ["Model", "PrivateTest acc", "PrivateTest TTA²", "PublicTest acc", "PrivateTest macro-F1", "Params", "Epochs",
-                  "Train n", "Hardware", "Backend", "Wall time", "Profile", "Study's number¹"]
+                  "Train n", "Hardware", "Backend", "Training time³", "Profile", "Study's number¹"]
         rows = [[r["name"], _first_metric(r, "PrivateTest acc", _pct), _pct(r["PrivateTest TTA acc"]), _pct(r["PublicTest acc"]), _f3(r["PrivateTest macro-F1"]),
                  _count(r["params"]), _txt(r["epochs"]), _count(r["train n"]), _txt(r["hardware"]), _txt(r["backend"]),
-                 _secs(r["wall time s"]), _txt(r["profile"]), _txt(r["study's number"])] for _, r in df.iterrows()]
+                 _secs(r["train time s"]), _txt(r["profile"]), _txt(r["study's number"])] for _, r in df.iterrows()]
     else:
         header = ["Model", "Study's number¹", "val acc", "test acc", "test macro-F1", "val MSE", "Params", "Epochs",
-                  "Train n", "Hardware", "Backend", "Wall time", "Profile"]
+                  "Train n", "Hardware", "Backend", "Training time³", "Profile"]
         rows = [[r["name"], _txt(r["study's number"]), _first_metric(r, "val acc", _pct), _pct(r["test acc"]), _f3(r["test macro-F1"]),
                  _f3(r["val MSE"]), _count(r["params"]), _txt(r["epochs"]), _count(r["train n"]), _txt(r["hardware"]),
-                 _txt(r["backend"]), _secs(r["wall time s"]), _txt(r["profile"])] for _, r in df.iterrows()]
+                 _txt(r["backend"]), _secs(r["train time s"]), _txt(r["profile"])] for _, r in df.iterrows()]
     return md_table(header, rows)
 
 SAMPLE_NOTE = ("**A check of the pipeline, not a measure of accuracy.** These runs trained on the 252-face sample shipped "
@@ -290,6 +309,9 @@ def results_markdown(results_dir="results", level=3, sample=False) -> str:
                f"{'; '.join(f'{MODEL_NAMES[k]}: {s.note}' for k, s in STUDY.items() if s.note)}. "
                "They compare with the `val` column of the second table, not with PrivateTest.  ")
     out.append("² With test-time augmentation, for the runs that recorded it (`PrivateTest+tta`).  ")
+    out.append("³ The training behind the number: the run's wall time, plus its search for a tuned CNN and its members' "
+               "training for an ensemble (`train_hours`); a dash where a part of it is unknown. The Hardware cell is the machine of "
+               "the run itself: an ensemble's members may have trained elsewhere (the training-time table splits the hours by machine).  ")
     out.append(f"Published state of the art on PrivateTest, for reference: {refs}.  ")
     out.append("Each row is the run of the strongest profile (gpu > cpufull > cpu > nb > smoke)" + (
                "; every one of them on the shipped 252-face sample." if sample else
@@ -306,7 +328,7 @@ def results_markdown(results_dir="results", level=3, sample=False) -> str:
     if notes: out += ["", *[f"- {n}" for n in dict.fromkeys(notes)]]
     return "\n".join(out) + "\n"
 
-# %% ../nbs/07_report.ipynb 39
+# %% ../nbs/07_report.ipynb 40
 def best_run(results_dir="results", protocol="usage") -> dict | None:
     "The shown run with the highest test-split accuracy, preferring the strongest profile present."
     split = PROTOCOL_SPLITS[protocol][0] if protocol == "usage" else "test"
@@ -395,24 +417,7 @@ def plot_history(rec):
     fig.suptitle(f"Learning curves: {_short(row_key(rec))} ({rec['run']})"); fig.tight_layout()
     return fig
 
-# %% ../nbs/07_report.ipynb 46
-def _member_file(rec, member) -> dict | None:
-    "An ensemble member's results from the `members/` folder beside the ensemble's own file (where the ensemble step writes the members it trains); None if not there."
-    p = Path(rec["path"]).parent / "members" / f"{member}.json" if rec.get("path") else None
-    return json.loads(p.read_text()) if p and p.is_file() else None
-
-def train_hours(rec, records=()) -> float | None:
-    """Hours of training behind a run: its wall time, plus its search's for a tuned model; for an ensemble, its own plus its
-    members' (their results files: among `records` by run name, else in the `members/` folder beside its own file). None
-    when any of them is unknown."""
-    if rec.get("wall_time_s") is None: return None
-    total, by_run = float(rec["wall_time_s"]), {r.get("run"): r for r in records}
-    total += float((rec.get("tuning") or {}).get("search_time_s") or 0)
-    for m in rec.get("members") or []:
-        if ((mr := by_run.get(m) or _member_file(rec, m)) or {}).get("wall_time_s") is None: return None
-        total += float(mr["wall_time_s"])
-    return total / 3600
-
+# %% ../nbs/07_report.ipynb 47
 def time_spent(results_dir="results", sample=False) -> pd.DataFrame:
     "Hours of training behind a results folder by profile and machine (columns profile, hardware, runs, hours): every run's wall time (a tuned model's search included), and each ensemble member in `members/` once."
     recs, seen, rows = _records(results_dir, sample), set(), []
