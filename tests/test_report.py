@@ -53,7 +53,7 @@ def test_one_row_per_model_in_the_study_order(results):
     assert not {"vgg", "best_ensemble"} & set(t.index)           # beyond-study rows only where they have a run
     assert t.index.is_unique
     for col in ("PrivateTest acc", "PublicTest acc", "PrivateTest macro-F1", "params", "epochs", "hardware",
-                "backend", "wall time s", "profile", "study's number"):
+                "backend", "wall time s", "train time s", "profile", "study's number"):
         assert col in t.columns
 
 
