@@ -197,13 +197,16 @@ def _member_file(rec, member) -> dict | None:
     p = Path(rec["path"]).parent / "members" / f"{member}.json" if rec.get("path") else None
     return json.loads(p.read_text()) if p and p.is_file() else None
 
+def _own_seconds(rec) -> float:
+    "A run's own wall time, plus its search's for a tuned model (its members aside); the run must record `wall_time_s`."
+    return float(rec["wall_time_s"]) + float((rec.get("tuning") or {}).get("search_time_s") or 0)
+
 def train_hours(rec, records=()) -> float | None:
     """Hours of training behind a run: its wall time, plus its search's for a tuned model; for an ensemble, its own plus its
     members' (their results files: among `records` by run name, else in the `members/` folder beside its own file). None
     when any of them is unknown."""
     if rec.get("wall_time_s") is None: return None
-    total, by_run = float(rec["wall_time_s"]), {r.get("run"): r for r in records}
-    total += float((rec.get("tuning") or {}).get("search_time_s") or 0)
+    total, by_run = _own_seconds(rec), {r.get("run"): r for r in records}
     for m in rec.get("members") or []:
         if ((mr := by_run.get(m) or _member_file(rec, m)) or {}).get("wall_time_s") is None: return None
         total += float(mr["wall_time_s"])
@@ -424,7 +427,7 @@ def time_spent(results_dir="results", sample=False) -> pd.DataFrame:
     runs = {r.get("run") for r in recs}
     for r in recs:
         if r.get("wall_time_s") is None: continue
-        parts = [(r, float(r["wall_time_s"]) + float((r.get("tuning") or {}).get("search_time_s") or 0))]
+        parts = [(r, _own_seconds(r))]
         for m in r.get("members") or []:    # a member that is a run of its own is counted as that run
             if m not in runs and m not in seen and (mr := _member_file(r, m)) is not None:
                 seen.add(m); parts.append((mr, float(mr.get("wall_time_s") or 0)))
