@@ -209,7 +209,7 @@ def train_hours(rec, records=()) -> float | None:
     total, by_run = _own_seconds(rec), {r.get("run"): r for r in records}
     for m in rec.get("members") or []:
         if ((mr := by_run.get(m) or _member_file(rec, m)) or {}).get("wall_time_s") is None: return None
-        total += float(mr["wall_time_s"])
+        total += _own_seconds(mr)     # a tuned member brings its search
     return total / 3600
 
 def results_table(results_dir="results", protocol="usage", sample=False) -> pd.DataFrame:
