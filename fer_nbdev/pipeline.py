@@ -173,7 +173,7 @@ PROFILES = {
                protocol="usage", epochs=150, batch_size=128, crop=44, tta="tencrop", optimizer="adamw",
                learning_rate=1e-3, weight_decay=1e-4, schedule="cosine", warmup_epochs=5, label_smoothing=0.1,
                patience=30),
-            _S("04_tuning", "usage", ["tuned-usage"], protocol="usage", max_trials=20, tuner_epochs=15, epochs=100,
+            _S("04_tuning", "usage", ["tuned-usage"], protocol="usage", max_trials=20, tuner_epochs=15, epochs=100, tta="flip",
                scratch_dir="{runs_dir}/{profile}/tuner"),
             *[_S("05_transfer", f"{m}-{mode}", [f"{m}-{mode}-usage"], requires="imagenet", model_name=m, mode=mode,
                  weights="imagenet", input_size=None, protocol="usage", epochs=30 if mode == "frozen" else 50)

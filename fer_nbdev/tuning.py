@@ -255,8 +255,8 @@ def load_hparams(path) -> dict:
 
 # %% ../nbs/04_tuning.ipynb 40
 def train_best(best, splits, *, epochs=30, batch_size=64, patience=8, augment=True, seed=0, fit_kwargs=None,
-               results_dir=None, model_dir=None, profile="nb", protocol="usage", parameters=None, extra=None, verbose=0):
-    "Rebuild `best` with `cnn_from_hparams`, train and score it with `run_experiment` as `tuned-<protocol>` (model key `tuned_cnn`); returns (model, history, results path)."
+               results_dir=None, model_dir=None, profile="nb", protocol="usage", parameters=None, extra=None, tta=None, verbose=0):
+    "Rebuild `best` with `cnn_from_hparams`, train and score it with `run_experiment` as `tuned-<protocol>` (model key `tuned_cnn`; `tta`: also scored with it, as every CNN can be); returns (model, history, results path)."
     set_seed(seed)
     model = cnn_from_hparams(best, augment=augment, seed=seed)   # trained as its trials were: same augmentation
     kw = {"epochs": epochs, "batch_size": batch_size, "learning_rate": float(best["learning_rate"]), "patience": patience,
@@ -266,12 +266,12 @@ def train_best(best, splits, *, epochs=30, batch_size=64, patience=8, augment=Tr
     model, history, path = run_experiment(f"tuned-{protocol}", model, splits, fit_kwargs=kw, seed=seed,
                                           results_dir=results_dir, model_dir=model_dir, profile=profile,
                                           parameters=params, protocol=protocol, extra={"hparams": best, **(extra or {})},
-                                          model_key="tuned_cnn")
+                                          model_key="tuned_cnn", tta=tta)
     return model, history, path
 
 def run_tuning(splits, *, max_trials=10, tuner_epochs=5, epochs=30, batch_size=64, augment=True, seed=0, space=None,
                num_initial_points=None, patience=8, fit_kwargs=None, results_dir=None, model_dir=None, scratch_dir=None,
-               profile="nb", protocol="usage", parameters=None, verbose=0) -> dict:
+               profile="nb", protocol="usage", parameters=None, tta=None, verbose=0) -> dict:
     "Search, save the hparams JSON, train and score the best CNN (`train_best`); returns {best, tuner, table, record, hparams_path, model, history, results_path}."
     # fit_kwargs: further `train.fit` arguments (optimizer, weight_decay, class_weight, ...) for the trials and the final model
     space = dict(space or search_space())
@@ -286,7 +286,7 @@ def run_tuning(splits, *, max_trials=10, tuner_epochs=5, epochs=30, batch_size=6
     model, history, path = train_best(best, splits, epochs=epochs, batch_size=batch_size, patience=patience,
                                       augment=augment, seed=seed,
                                       fit_kwargs=fit_kwargs, results_dir=results_dir, model_dir=model_dir,
-                                      profile=profile, protocol=protocol, parameters=parameters, verbose=verbose,
+                                      profile=profile, protocol=protocol, parameters=parameters, tta=tta, verbose=verbose,
                                       extra={"hparams_path": str(hp_file), "tuning": record})
     return dict(best=best, tuner=tuner, table=trials_table(tuner), record=record, hparams_path=hp_file, model=model,
                 history=history, results_path=path)

@@ -103,7 +103,7 @@ def tiny_run(splits, tmp_path_factory):
     out = run_tuning(splits, max_trials=2, tuner_epochs=1, epochs=1, batch_size=64, augment=True, seed=0,
                      space=search_space(**SMALL), num_initial_points=1,   # trial 2 is proposed by the Gaussian process
                      results_dir=base / "results", model_dir=base / "models", scratch_dir=base / "scratch",
-                     profile="test", protocol="usage")
+                     profile="test", protocol="usage", tta="flip")
     return dict(out, base=base, before=before)
 
 
@@ -126,7 +126,7 @@ def test_tiny_search_writes_the_hparams_json(tiny_run):
     assert table["best_so_far"].is_monotonic_increasing
 
 
-def test_tiny_search_writes_a_complete_results_file(tiny_run):
+def test_tiny_search_writes_a_complete_results_file(tiny_run, splits):
     base = tiny_run["base"]
     path = tiny_run["results_path"]
     assert path == base / "results" / "test-tuned-usage.json"
@@ -136,6 +136,10 @@ def test_tiny_search_writes_a_complete_results_file(tiny_run):
     assert all(k in rec for k in REQUIRED_FIELDS)
     assert (rec["model"], rec["run"], rec["protocol"], rec["epochs"]) == ("tuned_cnn", "test-tuned-usage", "usage", 1)
     assert set(rec["metrics"]) >= {"PublicTest", "PrivateTest"}
+    # scored with flip TTA too, as every CNN can be: the mirrored faces give another accuracy, and the run says which TTA
+    assert rec["tta"] == "flip" and set(rec["metrics"]) == {"PublicTest", "PrivateTest", "PublicTest+tta", "PrivateTest+tta"}
+    from fer_nbdev.train import evaluate
+    assert rec["metrics"]["PrivateTest+tta"]["accuracy"] == pytest.approx(evaluate(tiny_run["model"], splits.test, tta="flip")["accuracy"])
     assert rec["hparams"] == json.loads(tiny_run["hparams_path"].read_text())["best_hparams"]
     assert rec["tuning"]["trials_run"] == 2 and rec["hparams_path"] == str(tiny_run["hparams_path"])
     # the saved model is the rebuilt best architecture, and predicts like the trained one
