@@ -63,11 +63,9 @@ def test_flip_tta_at_prediction_reproduces_the_runs_flip_accuracy(name):
     if "PrivateTest+flip" in rec["metrics"] or rec.get("tta") == "flip":
         want = rec["metrics"]["PrivateTest+flip" if "PrivateTest+flip" in rec["metrics"] else "PrivateTest+tta"]["accuracy"]
     else:
-        import keras
-        from fer_nbdev.train import evaluate
-        import fer_nbdev.augment  # registers the custom layers a saved model may use
+        from fer_nbdev.train import evaluate, load_keras
         assert not rec.get("tta"), rec["tta"]     # scored with another TTA only: no flip to compare with
-        want = evaluate(keras.saving.load_model(ASSETS / f"fer_{name}.keras"), test, tta="flip")["accuracy"]
+        want = evaluate(load_keras(ASSETS / f"fer_{name}.keras"), test, tta="flip")["accuracy"]
     got = (EmotionDetector(name, tta="flip").classify(test.images).argmax(1) == test.labels).mean()
     assert abs(got - want) <= 0.001, (got, want)
     plain = (EmotionDetector(name).classify(test.images).argmax(1) == test.labels).mean()
