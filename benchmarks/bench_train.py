@@ -1,10 +1,11 @@
 """Training throughput of the candidate networks on this machine: parameters, images/s and seconds per FER2013 epoch.
 
 For each candidate (the study's cnn4 and cnn7, the VGG-style net at 40- and 44-pixel crops, the small ResNet at
-40-pixel crops and at full size, and a deeper ResNet), it times compiled training steps (SGD-Nesterov, default
-augmentation, float32, batch 128 unless --batch) on real faces from the shipped sample, after warm-up steps, and
-prints a table with each network's images/s relative to cnn7. Median step time over --steps steps; the machine's
-load average is printed too, since a busy machine slows every row (the ratios hold up better than the absolutes).
+40-pixel crops and at full size, a deeper ResNet, and the tuned CNN at full size and at 44-pixel crops), it times
+compiled training steps (SGD-Nesterov, default augmentation, float32, batch 128 unless --batch) on real faces from
+the shipped sample, after warm-up steps, and prints a table with each network's images/s relative to cnn7. Median
+step time over --steps steps; the machine's load average is printed too, since a busy machine slows every row (the
+ratios hold up better than the absolutes).
 Prints, never asserts.  Usage: python benchmarks/bench_train.py [--batch 128] [--steps 15] [--only resnet_c40,cnn7] [--json PATH]
 """
 import argparse, os, time
@@ -12,6 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np, keras
 from fer_nbdev.models import build_model
 from fer_nbdev.data import load_sample
+from fer_nbdev.pipeline import _TUNED_AS_VGG
 
 CANDIDATES = {                        # name: (model, builder arguments)
     "cnn4": ("cnn4", {}),
@@ -21,6 +23,8 @@ CANDIDATES = {                        # name: (model, builder arguments)
     "resnet_c40": ("resnet", dict(crop=40)),
     "resnet_48": ("resnet", {}),
     "resnet2222_c40": ("resnet", dict(crop=40, blocks=(2, 2, 2, 2))),
+    "tuned_48": ("vgg", _TUNED_AS_VGG),                     # 04_tuning's winner: a half-width VGG
+    "tuned_c44": ("vgg", dict(crop=44, **_TUNED_AS_VGG)),
 }
 TRAIN_FACES = 28_709                  # FER2013 Training
 

@@ -69,13 +69,13 @@ def cnn7(num_classes=len(EMOTIONS), augment=None, crop=None, dropout=0.1, dense_
     return _stack(name, [[16, 16], [32, 32], [128, 128], [512]], (128, 64), num_classes, augment, crop, dropout, dense_dropout, batch_norm, seed)
 
 # %% ../nbs/03_cnn.ipynb 14
-def vgg_fer(num_classes=len(EMOTIONS), augment=None, crop=None, dropout=0.2, dense=(1024, 1024), dense_dropout=0.5,
-            batch_norm=True, seed=None, name="vgg") -> keras.Model:
-    "VGG for FER2013 (after Khaireddin & Chen 2021): 4 stages of 2 conv+BN+ReLU (64-128-256-512) + max-pool, then `dense`."
-    return _stack(name, [[64, 64], [128, 128], [256, 256], [512, 512]], tuple(dense), num_classes, augment, crop,
+def vgg_fer(num_classes=len(EMOTIONS), augment=None, crop=None, widths=(64, 128, 256, 512), dropout=0.2, dense=(1024, 1024),
+            dense_dropout=0.5, batch_norm=True, seed=None, name="vgg") -> keras.Model:
+    "VGG for FER2013 (after Khaireddin & Chen 2021): per width a stage of 2 conv+BN+ReLU + max-pool (64-128-256-512), then `dense`."
+    return _stack(name, [[w, w] for w in widths], tuple(dense), num_classes, augment, crop,
                   dropout, dense_dropout, batch_norm, seed)
 
-# %% ../nbs/03_cnn.ipynb 17
+# %% ../nbs/03_cnn.ipynb 18
 def _residual(x, filters, stride, batch_norm):
     "A basic residual block (He et al. 2016): two 3×3 convolutions with BN, and a 1×1 projection of the shortcut when the shape changes."
     y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=not batch_norm)(x)
@@ -100,7 +100,7 @@ def resnet_fer(num_classes=len(EMOTIONS), augment=None, crop=None, widths=(64, 1
     x = layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inp, layers.Activation("softmax", dtype="float32", name="probs")(x), name=name)
 
-# %% ../nbs/03_cnn.ipynb 20
+# %% ../nbs/03_cnn.ipynb 21
 def mini_xception(num_classes=len(EMOTIONS), augment=None, crop=None, widths=(16, 32, 64, 128), stem=16, dropout=0.0,
                   batch_norm=True, seed=None, name="mini_xception") -> keras.Model:
     "Mini-Xception (Arriaga et al. 2017): two 3×3 convolutions of `stem` channels, then per width a residual module of two depthwise-separable 3×3 convolutions and a strided 3×3 max-pool (shortcut: a strided 1×1 convolution), global average pooling, softmax."
@@ -120,7 +120,7 @@ def mini_xception(num_classes=len(EMOTIONS), augment=None, crop=None, widths=(16
     x = layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inp, layers.Activation("softmax", dtype="float32", name="probs")(x), name=name)
 
-# %% ../nbs/03_cnn.ipynb 23
+# %% ../nbs/03_cnn.ipynb 24
 MODELS = {"cnn4": cnn4, "cnn7": cnn7, "vgg": vgg_fer, "resnet": resnet_fer, "mini_xception": mini_xception}
 
 def build_model(name, **kwargs) -> keras.Model:
