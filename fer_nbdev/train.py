@@ -286,10 +286,11 @@ def place_crop(x, top, left, crop):
     return out
 
 def tta_views(x, tta=None, crop=None):
-    "The views of `x` that `tta` averages over: None → [x]; 'flip' → x and its mirror; 'tencrop' → 5 crops × 2 mirrors (needs `crop`)."
+    "The views of `x` that `tta` averages over: None → [x]; 'flip' → x and its mirror; 'tencrop' → 5 crops × 2 mirrors (needs `crop`); 'auto' → 'tencrop' given a `crop`, else 'flip'."
+    if tta == "auto": tta = "tencrop" if crop else "flip"
     if tta is None: yield x; return
     if tta == "flip": yield x; yield mirror(x); return
-    if tta != "tencrop": raise ValueError(f"tta must be None, 'flip' or 'tencrop', not {tta!r}")
+    if tta != "tencrop": raise ValueError(f"tta must be None, 'flip', 'tencrop' or 'auto', not {tta!r}")
     if not crop: raise ValueError("tta='tencrop' needs a model with a RandomCenterCrop layer (train it with crop=c)")
     xm, w = mirror(x), np.asarray(x).shape[2]
     for top, left in crop_boxes(w, crop):
@@ -300,7 +301,7 @@ def predict_proba(model, x, batch_size=256, tta=None) -> np.ndarray:
     "Class probabilities (N, 7) of faces `x` (array, `FERDataset` or (x, y)), averaged over the views of `tta`."
     if not isinstance(x, np.ndarray) and (isinstance(x, FERDataset) or isinstance(x, (tuple, list))): x = as_xy(x)[0]
     total, n = None, 0
-    for v in tta_views(x, tta, crop_size(model) if tta == "tencrop" else None):
+    for v in tta_views(x, tta, crop_size(model) if tta in ("tencrop", "auto") else None):
         p = np.asarray(model.predict(v, batch_size=batch_size, verbose=0), dtype=np.float64)
         total, n = (p if total is None else total + p), n + 1
     return (total / n).astype(np.float32)
