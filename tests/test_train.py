@@ -156,6 +156,11 @@ def test_tencrop_prediction_is_the_mean_over_the_views(splits):
     x = splits.test.x
     expected = np.mean([m.predict(v, verbose=0) for v in T.tta_views(x, "tencrop", crop=44)], axis=0)
     np.testing.assert_allclose(T.predict_proba(m, x, tta="tencrop"), expected, atol=1e-6)
+    # "auto": ten-crop for this crop-trained model, flip for one without a crop layer
+    np.testing.assert_allclose(T.predict_proba(m, x, tta="auto"), expected, atol=1e-6)
+    plain = tiny()
+    np.testing.assert_allclose(T.predict_proba(plain, x, tta="auto"), T.predict_proba(plain, x, tta="flip"), atol=1e-6)
+    assert not np.allclose(T.predict_proba(plain, x, tta="flip"), T.predict_proba(plain, x), atol=1e-6)   # flip is not a no-op here
 
 
 def test_run_experiment_records_everything_and_the_model_reloads(splits, tmp_path):
