@@ -15,9 +15,9 @@ from .augment import RandomCenterCrop, RandomShearAffine
 # %% auto 0
 __all__ = ['set_seed', 'as_xy', 'one_hot', 'balanced_class_weights', 'make_optimizer', 'use_mixed_precision',
            'set_compute_policy', 'mix_batch', 'FaceBatches', 'ResumableBackup', 'backup_epoch', 'distill_targets',
-           'fit', 'mirror', 'crop_size', 'crop_boxes', 'place_crop', 'tta_views', 'predict_proba', 'evaluate',
-           'load_keras', 'inference_model', 'save_model', 'run_experiment', 'teacher_predictions', 'plot_history',
-           'plot_confusion']
+           'fit', 'mirror', 'crop_size', 'crop_boxes', 'place_crop', 'tta_views', 'averaged_members', 'predict_proba',
+           'evaluate', 'load_keras', 'inference_model', 'save_model', 'run_experiment', 'teacher_predictions',
+           'plot_history', 'plot_confusion']
 
 # %% ../nbs/03a_train.ipynb 9
 def set_seed(seed=0):
@@ -297,9 +297,19 @@ def tta_views(x, tta=None, crop=None):
         yield place_crop(x, top, left, crop)
         yield place_crop(xm, top, w - crop - left, crop)          # the mirror image of the same crop
 
+def averaged_members(model):
+    "The (members, weights) of a model whose output averages nested member models (`keras.layers.Average`, or a layer with `member_weights`), in the order it averages them; else None."
+    head = model.layers[-1]
+    if not (isinstance(head, keras.layers.Average) or hasattr(head, "member_weights")): return None
+    members = [t._keras_history.operation for t in head._inbound_nodes[0].input_tensors]
+    if not all(isinstance(m, keras.Model) for m in members): return None
+    return members, list(getattr(head, "member_weights", [1 / len(members)] * len(members)))
+
 def predict_proba(model, x, batch_size=256, tta=None) -> np.ndarray:
-    "Class probabilities (N, 7) of faces `x` (array, `FERDataset` or (x, y)), averaged over the views of `tta`."
+    "Class probabilities (N, 7) of faces `x` (array, `FERDataset` or (x, y)), averaged over the views of `tta`; an averaging ensemble with `tta='auto'` picks each member's TTA."
     if not isinstance(x, np.ndarray) and (isinstance(x, FERDataset) or isinstance(x, (tuple, list))): x = as_xy(x)[0]
+    if tta == "auto" and (mw := averaged_members(model)):   # ten-crop only for the members trained on crops
+        return sum(w * predict_proba(m, x, batch_size, "auto").astype(np.float64) for m, w in zip(*mw)).astype(np.float32)
     total, n = None, 0
     for v in tta_views(x, tta, crop_size(model) if tta in ("tencrop", "auto") else None):
         p = np.asarray(model.predict(v, batch_size=batch_size, verbose=0), dtype=np.float64)
@@ -431,7 +441,7 @@ def teacher_predictions(teacher, x, results_dir="results", tta="flip") -> np.nda
         model = load_keras(path)
     return predict_proba(model, x, tta=tta)
 
-# %% ../nbs/03a_train.ipynb 50
+# %% ../nbs/03a_train.ipynb 51
 def plot_history(history, title=None):
     "Loss and accuracy per epoch, training vs validation, side by side (`history` is a `History` or its `.history` dict)."
     import matplotlib.pyplot as plt
