@@ -273,8 +273,10 @@ def test_a_lost_member_file_falls_back_to_its_committed_copy(tmp_path):
 
 
 def test_every_committed_model_is_named_by_a_results_file():
-    "No weights in models/ that no results file names (an ensemble that changed members leaves its old ones to delete): git holds only what the table can use."
+    "No weights in models/ that no results file names (an ensemble that changed members leaves its old ones to delete), and 30 MiB at most: git holds only what the table can use."
     from conftest import ROOT
     named = {(ROOT / e["path"]).resolve() for r in read_results(ROOT / "results") for e in r.get("committed_members", [])}
     files = {p.resolve() for p in (ROOT / E.MEMBERS_DIR).glob("*.keras")} if (ROOT / E.MEMBERS_DIR).is_dir() else set()
     assert not files - named, f"in {E.MEMBERS_DIR}/ but named by no results file: {sorted(p.name for p in files - named)}"
+    total = sum(p.stat().st_size for p in files)
+    assert total <= 30 * 2**20, f"{E.MEMBERS_DIR}/ holds {total / 2**20:.1f} MiB: over the 30 MiB the README promises (half_precision_keras, or fewer members)"
