@@ -586,7 +586,7 @@ def fold_batchnorm(model, atol=1e-4):
 
 # %% ../nbs/08_predict.ipynb 65
 RUNTIMES = ("auto", "onnx", "onnx-int8", "keras")
-PREDICT_TTA = (None, "flip")   # test-time augmentation at prediction: none, or each face and its mirror averaged
+PREDICT_TTA = (None, "flip", "tencrop", "auto")   # test-time augmentation at prediction, as `train.tta_views` makes its views
 
 def model_key(model) -> str:
     "A hash of a Keras model's architecture and weights: the same model, saved or not, gets the same key."
@@ -730,8 +730,10 @@ class EmotionDetector:
                  padding=PADDING, scale_factor=1.1, min_neighbors=5, min_size=48, max_side=1024, min_score=0.6, fold_bn=True):
         if detector not in DETECTORS: raise ValueError(f"unknown detector {detector!r}: one of {', '.join(DETECTORS)}")
         if runtime not in RUNTIMES: raise ValueError(f"unknown runtime {runtime!r}: one of {', '.join(RUNTIMES)}")
-        if tta not in PREDICT_TTA: raise ValueError(f"unknown tta {tta!r}: None or 'flip'")
+        if tta not in PREDICT_TTA: raise ValueError(f"unknown tta {tta!r}: one of {', '.join(map(str, PREDICT_TTA))}")
         self.models = load_models(model)
+        if tta == "tencrop" and (plain := [m.name for m, (_, c) in zip(self.models, self._model_ttas(tta)) if not c]):
+            raise ValueError(f"tta='tencrop' needs models trained on crops; {', '.join(plain)} has no crop layer (tta='auto' flips it instead)")
         self.batch_size, self.padding, self.max_side = int(batch_size), float(padding), max_side
         self.scale_factor, self.min_neighbors, self.min_size = scale_factor, min_neighbors, min_size
         self.detector, self.runtime, self.whole_image, self.min_score = detector, runtime, bool(whole_image), min_score
@@ -771,18 +773,25 @@ class EmotionDetector:
                         for m in self._inference_models()})
         return "+".join(kinds)
 
+    def _model_ttas(self, tta=None):
+        "(tta, crop size) per model: `tta`, with 'auto' resolved per model ('tencrop' for one trained on crops, else 'flip')."
+        from fer_nbdev.train import crop_size
+        tta = self.tta if tta is None else tta
+        return [(("tencrop" if c else "flip") if tta == "auto" else tta, c) for c in map(crop_size, self.models)]
+
     def _predict_batch(self, x):
-        "Probabilities (n, 7) of one batch of uint8 faces (n, 48, 48, 1): one call of each model (with `tta='flip'`, on the faces and their mirrors together, averaged)."
+        "Probabilities (n, 7) of one batch of uint8 faces (n, 48, 48, 1): one call of each model on all the views its TTA averages (`train.tta_views`: as in training's evaluation)."
         import keras
-        n = len(x)
-        if self.tta == "flip": x = np.concatenate([x, x[:, :, ::-1]])          # the mirror images, as TTA in training's evaluation
-        views, out = len(x) // n, []
-        if keras.backend.backend() == "jax" and "keras" in self.runtimes_used:   # jax compiles per shape: pad to a power of two
-            m = min(1 << (len(x) - 1).bit_length(), max(self.batch_size * views, len(x)))
-            if m > len(x): x = np.concatenate([x, np.zeros((m - len(x), *x.shape[1:]), x.dtype)])
-        for model in self._inference_models():
-            xi = np.repeat(x, 3, -1) if model.input_shape[-1] == 3 else x
-            out.append(np.asarray(model.predict_on_batch(xi), np.float32)[:n * views].reshape(views, n, -1).mean(0))
+        from fer_nbdev.train import tta_views
+        n, out = len(x), []
+        for model, (tta, crop) in zip(self._inference_models(), self._model_ttas()):
+            v = np.concatenate(list(tta_views(x, tta, crop)))
+            views = len(v) // n
+            if keras.backend.backend() == "jax" and not isinstance(model, OnnxModel):   # jax compiles per shape: pad to a power of two
+                m = min(1 << (len(v) - 1).bit_length(), max(self.batch_size * views, len(v)))
+                if m > len(v): v = np.concatenate([v, np.zeros((m - len(v), *v.shape[1:]), v.dtype)])
+            vi = np.repeat(v, 3, -1) if model.input_shape[-1] == 3 else v
+            out.append(np.asarray(model.predict_on_batch(vi), np.float32)[:n * views].reshape(views, n, -1).mean(0))
         return np.mean(out, 0)
 
     def classify(self, faces) -> np.ndarray:
@@ -888,7 +897,7 @@ def plot_emotions(face, ax=None, title=None):
     if title: ax.set_title(title)
     return ax
 
-# %% ../nbs/08_predict.ipynb 98
+# %% ../nbs/08_predict.ipynb 100
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 
 class VideoError(ImageError):
@@ -960,7 +969,7 @@ def video_rows(frames) -> list:
                          **({"whole_image": True} if f.whole_image else {})})
     return rows
 
-# %% ../nbs/08_predict.ipynb 107
+# %% ../nbs/08_predict.ipynb 109
 def _list_inputs(paths):
     "Expand files and folders (recursively, image and video extensions, hidden files skipped): [(path, root folder or None, error)]."
     out, seen = [], set()
@@ -1015,7 +1024,8 @@ def _parser():
                    help="run the model through ONNX Runtime (onnx), Keras (keras), or ONNX where it can be exported (auto, default); "
                         "onnx-int8: quantised to 8 bits, about twice as fast, probabilities within a few hundredths of Keras's")
     p.add_argument("--tta", choices=[t for t in PREDICT_TTA if t], default=None,
-                   help="flip: average each face's probabilities with its mirror image's (more accurate, twice the model's time)")
+                   help="flip: average each face's probabilities with its mirror image's (more accurate, twice the model's time); "
+                        "tencrop: over ten crops, for a model trained on crops (ten times the model's time); auto: tencrop for such a model, else flip")
     p.add_argument("--every", type=int, default=1, metavar="N", help="videos: analyse every N-th frame (default 1: all)")
     p.add_argument("--whole-image", action="store_true",
                    help="where no face is found, classify the whole image (centre square); such entries are marked whole_image")

@@ -72,6 +72,25 @@ def test_flip_tta_at_prediction_reproduces_the_runs_flip_accuracy(name):
     assert got != plain          # the mirrors did go through the model
 
 
+@needs_full_data
+@shipped
+def test_tencrop_tta_at_prediction_reproduces_the_runs_tencrop_accuracy(name):
+    """For a shipped model trained on crops, `EmotionDetector(tta='tencrop')` (and 'auto', which picks it) scores
+    PrivateTest as its run's `PrivateTest+tencrop`, within 0.1 point; a model without a crop layer refuses ten crops."""
+    from fer_nbdev.predict import EmotionDetector, load_models
+    from fer_nbdev.train import crop_size
+    from conftest import ROOT
+    if not crop_size(load_models(name)[0]):
+        with pytest.raises(ValueError, match="no crop layer"): EmotionDetector(name, tta="tencrop")
+        return
+    rec = json.loads((ROOT / provenance(name)["results_file"]).read_text())
+    want = rec["metrics"]["PrivateTest+tencrop"]["accuracy"]
+    test = split_usage(load_fer2013(FULL_DATA)).test
+    for tta in ("tencrop", "auto"):
+        got = (EmotionDetector(name, tta=tta).classify(test.images).argmax(1) == test.labels).mean()
+        assert abs(got - want) <= 0.001, (tta, got, want)
+
+
 PLAIN_KERAS = """
 import sys, numpy as np, keras
 model = keras.models.load_model(sys.argv[1], compile=False)

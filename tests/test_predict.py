@@ -480,7 +480,7 @@ def test_cli_cropped_faces_and_ensemble(model_path, tmp_path):
 
 
 def test_cli_flip_tta_averages_each_face_with_its_mirror(model_path, tmp_path):
-    "`--tta flip`: each face's probabilities are the mean of the face's and its mirror image's; an unknown TTA is a usage error."
+    "`--tta flip`: each face's probabilities are the mean of the face's and its mirror image's; an unknown TTA, or ten crops for a model trained without crops, is a usage error."
     ds = load_sample()
     d = tmp_path / "faces"; d.mkdir()
     for i in range(4): Image.fromarray(ds.images[i]).save(d / f"f{i}.png")
@@ -489,7 +489,22 @@ def test_cli_flip_tta_averages_each_face_with_its_mirror(model_path, tmp_path):
     probs = lambda n: np.array([list(r["faces"][0]["emotions"].values()) for r in json.loads((tmp_path / f"{n}.json").read_text())])
     mirrored = EmotionDetector(model_path).classify(ds.images[:4, :, ::-1])
     np.testing.assert_allclose(probs("flip"), (probs("plain") + mirrored) / 2, atol=1e-4)
-    assert run_cli([d, "--cropped", "--model", model_path, "--tta", "tencrop"])[0] == 2
+    assert run_cli([d, "--cropped", "--model", model_path, "--tta", "mirror"])[0] == 2
+    code, _, err = run_cli([d, "--cropped", "--model", model_path, "--tta", "tencrop"])   # the demo model saw no crops
+    assert code == 2 and "no crop layer" in err, err
+
+
+def test_cli_tencrop_tta_scores_a_crop_trained_model_as_its_evaluation_does(tmp_path):
+    "`--model fast --tta tencrop` (and `auto`, which picks ten crops for it): the probabilities of `train.predict_proba(tta='tencrop')`."
+    from fer_nbdev.train import predict_proba
+    ds = load_sample()
+    d = tmp_path / "faces"; d.mkdir()
+    for i in range(4): Image.fromarray(ds.images[i]).save(d / f"f{i}.png")
+    want = predict_proba(P.load_models("fast")[0], ds.images[:4, ..., None], tta="tencrop")
+    for tta in ("tencrop", "auto"):
+        assert run_cli([d, "--cropped", "--model", "fast", "--tta", tta, "--json", tmp_path / f"{tta}.json", "--quiet"])[0] == 0
+        got = np.array([list(r["faces"][0]["emotions"].values()) for r in json.loads((tmp_path / f"{tta}.json").read_text())])
+        np.testing.assert_allclose(got, want, atol=1e-4)
 
 
 def test_cli_huge_image_beyond_pillow_limit_is_an_error_not_a_crash(model_path, tmp_path, monkeypatch):
