@@ -738,6 +738,7 @@ class EmotionDetector:
         self.scale_factor, self.min_neighbors, self.min_size = scale_factor, min_neighbors, min_size
         self.detector, self.runtime, self.whole_image, self.min_score = detector, runtime, bool(whole_image), min_score
         self.fold_bn, self.tta = bool(fold_bn), tta
+        self._model_ttas()                                      # each model's TTA can be made (else the error says why)
         self._inference_models()                                # export / fold now, not on the first call
 
     def __repr__(self):
@@ -775,9 +776,15 @@ class EmotionDetector:
 
     def _model_ttas(self, tta=None):
         "(tta, crop size) per model: `tta`, with 'auto' resolved per model ('tencrop' for one trained on crops, else 'flip')."
-        from fer_nbdev.train import crop_size
-        tta = self.tta if tta is None else tta
-        return [(("tencrop" if c else "flip") if tta == "auto" else tta, c) for c in map(crop_size, self.models)]
+        from fer_nbdev.train import averaged_members, crop_size
+        tta, out = self.tta if tta is None else tta, []
+        for m in self.models:
+            if tta in ("tencrop", "auto") and (mw := averaged_members(m)) and len({crop_size(s) for s in mw[0]}) > 1:
+                raise ValueError(f"{m.name}: one file averaging models trained with and without crops; for tta={tta!r} pass "
+                                 "its members as separate models (--model, repeated), so each gets its own views")
+            c = crop_size(m)
+            out.append((("tencrop" if c else "flip") if tta == "auto" else tta, c))
+        return out
 
     def _predict_batch(self, x):
         "Probabilities (n, 7) of one batch of uint8 faces (n, 48, 48, 1): one call of each model on all the views its TTA averages (`train.tta_views`: as in training's evaluation)."
