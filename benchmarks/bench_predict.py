@@ -8,7 +8,8 @@ has it is given. The ratios printed at the end are what to read: the machine may
 
 The model: --model, else the packaged fer_default.keras if this build ships one, else a freshly built (untrained)
 fer_nbdev.models.cnn7: speed does not depend on training. The fast model (`--model fast`, a mini-Xception), timed in
-the same loop, alone and with flip TTA (`--tta flip`: each face and its mirror image in one call): --fast-model, else
+the same loop, alone, with flip TTA (`--tta flip`: each face and its mirror image in one call) and, if it was trained on
+crops, with ten-crop TTA (`--tta tencrop`: ten views of each face in one call): --fast-model, else
 the packaged fer_fast.keras, else an untrained mini_xception with a 44-px crop. Every timing is the best of --reps runs (classification:
 the runtimes interleaved, so a shared machine's load hits them alike); our latencies are the median of 90 calls, 3
 rounds of 30 with the default, Haar and fast detectors taking turns (each round's median is kept too); the CPU time
@@ -219,6 +220,8 @@ if __name__ == "__main__":
     fast_path, fast_what = pick_fast_model(a.fast_model, tmp)
     fdet = EmotionDetector(fast_path)
     fflip = EmotionDetector(fdet.models, tta="flip")                   # each face and its mirror, one call: twice the work
+    from fer_nbdev.train import crop_size, predict_proba
+    ftc = EmotionDetector(fdet.models, tta="tencrop") if crop_size(fdet.models[0]) else None   # ten crops: ten times the work
     try: f8 = EmotionDetector(fdet.models, runtime="onnx-int8")
     except RuntimeError as e: f8 = None; print(f"(the fast model's int8 graph is refused, not timed: {e})")
     m = det.models[0]
@@ -232,6 +235,7 @@ if __name__ == "__main__":
     fs = {"onnx": lambda: det.classify(faces), "keras": lambda: kdet.classify(faces), "keras-unfolded": lambda: udet.classify(faces),
           "fast": lambda: fdet.classify(faces), "fast-flip": lambda: fflip.classify(faces)}
     if q8 is not None: fs["onnx-int8"] = lambda: q8.classify(faces)
+    if ftc is not None: fs["fast-tencrop"] = lambda: ftc.classify(faces)
     if f8 is not None: fs["fast-int8"] = lambda: f8.classify(faces)
     if lite is not None: fs["litert"] = lambda: batched(lite, x)
     for f in fs.values(): f()
@@ -240,7 +244,8 @@ if __name__ == "__main__":
     plain = np.asarray(batched(lambda b: m.predict_on_batch(b), x), np.float32)
     plain_fast = np.asarray(batched(lambda b: fdet.models[0].predict_on_batch(b), x), np.float32)
     plain_flip = (plain_fast + np.asarray(batched(lambda b: fdet.models[0].predict_on_batch(b), x[:, :, ::-1]), np.float32)) / 2
-    ref = lambda k: plain_flip if k == "fast-flip" else plain_fast if k.startswith("fast") else plain   # Keras's probabilities
+    plain_tc = predict_proba(fdet.models[0], x, tta="tencrop") if ftc is not None else None
+    ref = lambda k: {"fast-flip": plain_flip, "fast-tencrop": plain_tc}.get(k, plain_fast if k.startswith("fast") else plain)   # Keras's probabilities
     one = EmotionDetector(det.models, batch_size=1); one_k = EmotionDetector(det.models, batch_size=1, runtime="keras")
     one.classify(faces[:2]); one_k.classify(faces[:2])
     t_one, _, _ = best_of(lambda: one.classify(faces[:128]), a.reps)
@@ -271,6 +276,7 @@ if __name__ == "__main__":
     for k, label in (("onnx", "ONNX Runtime (default)"), ("keras", "Keras, batch norms folded"),
                      ("keras-unfolded", "Keras, batch norms kept"), ("litert", "LiteRT (TFLite)"),
                      ("onnx-int8", "ONNX Runtime, int8 (option)"), ("fast", "fast model, ONNX Runtime"), ("fast-flip", "fast model, flip TTA"),
+                     ("fast-tencrop", "fast model, ten-crop TTA"),
                      ("fast-int8", "fast model, ONNX int8")):
         if k in cls:
             print(f"  classification, {label:<26}: {fps[k]:8.0f} faces/s  [{1e3 * cls[k][1] / a.faces:.2f} ms CPU/face]"
@@ -310,7 +316,7 @@ if __name__ == "__main__":
             test = full[full.usage == "PrivateTest"]
             np.savez(Path(tmp) / "test.npz", x=test.images, y=test.labels); extra = [str(Path(tmp) / "test.npz")]
             correct = {}
-            for k, d in (("onnx", det), ("onnx-int8", q8), ("fast", fdet), ("fast-flip", fflip), ("fast-int8", f8)):
+            for k, d in (("onnx", det), ("onnx-int8", q8), ("fast", fdet), ("fast-flip", fflip), ("fast-tencrop", ftc), ("fast-int8", f8)):
                 if d is not None:
                     correct[k] = d.classify(test.images).argmax(1) == test.labels
                     acc[k] = float(correct[k].mean())
@@ -374,6 +380,7 @@ if __name__ == "__main__":
         if "onnx-int8" in fps: print(f"| fer_nbdev: ONNX Runtime int8 (option) | {A('onnx-int8')} | {fps['onnx-int8']:.0f} | | | | | | |")
         print(f"| fer_nbdev fast model (`--model fast`): ONNX Runtime | {A('fast')} | {fps['fast']:.0f} | | {1000 * lat_f:.1f} | | | | |")
         print(f"| fer_nbdev fast model, flip TTA (`--model fast --tta flip`) | {A('fast-flip')} | {fps['fast-flip']:.0f} | | | | | | |")
+        if "fast-tencrop" in fps: print(f"| fer_nbdev fast model, ten-crop TTA (`--model fast --tta tencrop`) | {A('fast-tencrop')} | {fps['fast-tencrop']:.0f} | | | | | | |")
         if "fast-int8" in fps: print(f"| fer_nbdev fast model: ONNX Runtime int8 | {A('fast-int8')} | {fps['fast-int8']:.0f} | | | | | | |")
         for name, f1, f2, f3, r1, r2, r3, r8, rf, rf8 in rows:
             fa = f"{fer['accuracy']:.1%}" if "accuracy" in fer else "—"
