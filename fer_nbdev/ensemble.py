@@ -17,9 +17,9 @@ from .results import (score, write_results, read_results, resolve_dir, resolve_p
 # %% auto 0
 __all__ = ['KINDS', 'MEMBERS_DIR', 'AVG_ENSEMBLE_KEYS', 'TRANSFER_KEYS', 'NAME_ALIASES', 'WeightedAverage', 'average_ensemble',
            'Member', 'member_kind', 'resolve_member', 'resolve_members', 'member_probas', 'simplex_weights', 'combine',
-           'ensemble_proba', 'fit_weights', 'contributions', 'ensemble_key', 'check_members', 'members_init',
-           'count_params', 'EnsembleRun', 'run_ensemble', 'find_members', 'train_members', 'cnn7_members',
-           'half_precision_keras', 'commit_members', 'load_committed']
+           'ensemble_proba', 'fit_weights', 'contributions', 'best_subsets', 'select_members', 'ensemble_key',
+           'check_members', 'members_init', 'count_params', 'EnsembleRun', 'run_ensemble', 'find_members',
+           'train_members', 'cnn7_members', 'half_precision_keras', 'commit_members', 'load_committed']
 
 # %% ../nbs/06_ensemble.ipynb 8
 @keras.saving.register_keras_serializable(package="fer_nbdev")
@@ -194,6 +194,30 @@ def contributions(probas, labels, names, weights=None):
     return pd.DataFrame(rows + [full]).set_index("member")
 
 # %% ../nbs/06_ensemble.ipynb 27
+import itertools
+
+def best_subsets(probas, labels, names, min_members=3, max_candidates=12):
+    "Every subset of at least `min_members` candidates, scored by the accuracy of its plain average: `probas` (M, N, 7) on one split, `labels` (N,); a DataFrame (members, n, accuracy), best first (ties: fewer members, then the candidates' order)."
+    import pandas as pd
+    probas, labels, names = np.asarray(probas, dtype="float64"), np.asarray(labels), list(names)
+    if len(names) != len(probas): raise ValueError(f"{len(names)} names for {len(probas)} candidates")
+    if not min_members <= len(names) <= max_candidates:
+        raise ValueError(f"{len(names)} candidates: give between min_members={min_members} and max_candidates={max_candidates} "
+                         f"(every subset is scored: 2**{len(names)} of them)")
+    rows = []
+    for k in range(min_members, len(names) + 1):
+        for idx in itertools.combinations(range(len(names)), k):
+            rows.append((-float((combine(probas[list(idx)]).argmax(1) == labels).mean()), k, idx))   # as the ensemble averages
+    rows.sort()
+    return pd.DataFrame([{"members": [names[i] for i in idx], "n": k, "accuracy": -a} for a, k, idx in rows])
+
+def select_members(candidates, splits, tta=None, results_dir=None, profile=None, min_members=3):
+    "The candidates (run names, files, models) whose plain average scores best on `splits`' validation split, each scored with `tta` as the ensemble will be, and the `best_subsets` table behind the choice."
+    ms = resolve_members(candidates, results_dir, profile)
+    table = best_subsets(member_probas(ms, splits.val, tta), splits.val.labels, [m.name for m in ms], min_members)
+    return [m for m in ms if m.name in table.members[0]], table
+
+# %% ../nbs/06_ensemble.ipynb 30
 AVG_ENSEMBLE_KEYS = ("resnet50", "tuned_cnn", "vgg16")   # the study's average ensemble
 TRANSFER_KEYS = ("vgg16", "resnet50", "inceptionv3")
 NAME_ALIASES = {"cnn7x10": "cnn7_x10", "cnn7_10": "cnn7_x10", "avg": "avg_ensemble", "average": "avg_ensemble",
@@ -229,7 +253,7 @@ def count_params(model) -> int:
     "All parameters (trainable or not) of a model."
     return int(sum(int(np.prod(w.shape)) for w in model.weights))
 
-# %% ../nbs/06_ensemble.ipynb 28
+# %% ../nbs/06_ensemble.ipynb 31
 @dataclass
 class EnsembleRun:
     "What `run_ensemble` produced: members, weights, tables, results files and saved models."
@@ -300,7 +324,7 @@ def run_ensemble(name, members, splits, *, weighted=True, tta=None, batch_size=2
         wm, wt, wrp, wmp = write(f"{key}_weighted", w, val_name)
     return EnsembleRun(ms, w, metrics, wm, table, wt, rp, wrp, mp, wmp)
 
-# %% ../nbs/06_ensemble.ipynb 30
+# %% ../nbs/06_ensemble.ipynb 33
 _PROFILES = ("smoke", "nb", "cpu", "gpu")
 
 def _rank(rec):
@@ -354,7 +378,7 @@ def cnn7_members(splits, n_members=10, **kw) -> list[dict]:
     "The study's 7-layer CNN trained `n_members` times with different seeds (`train_members`)."
     return train_members("cnn7", splits, n_members, **kw)
 
-# %% ../nbs/06_ensemble.ipynb 38
+# %% ../nbs/06_ensemble.ipynb 41
 import hashlib, io, zipfile
 from .results import portable_record
 

@@ -280,3 +280,19 @@ def test_every_committed_model_is_named_by_a_results_file():
     assert not files - named, f"in {E.MEMBERS_DIR}/ but named by no results file: {sorted(p.name for p in files - named)}"
     total = sum(p.stat().st_size for p in files)
     assert total <= 30 * 2**20, f"{E.MEMBERS_DIR}/ holds {total / 2**20:.1f} MiB: over the 30 MiB the README promises (half_precision_keras, or fewer members)"
+
+
+def test_members_are_selected_on_the_validation_split_only(saved, splits):
+    "`select_members` picks the subset whose average scores best on PublicTest, by run name: changing the test split's labels changes nothing, changing the validation split's may."
+    d, _ = saved
+    runs = [f"test-cnn7-usage-s{i}" for i in range(3)]
+    ms, table = E.select_members(runs, splits, results_dir=d / "results", min_members=2)
+    assert len(table) == 4 and table.accuracy.is_monotonic_decreasing      # three pairs and the triple
+    assert [m.name for m in ms] == table.members[0] and set(table.members[0]) <= set(runs)
+    probas = E.member_probas(ms, splits.val)
+    assert abs(float((E.combine(probas).argmax(1) == splits.val.labels).mean()) - table.accuracy[0]) < 1e-12
+    scrambled = Splits(splits.train, splits.val, FERDataset(splits.test.images, (splits.test.labels + 1) % 7, splits.test.usage,
+                                                             splits.test.source), splits.names)
+    assert E.select_members(runs, scrambled, results_dir=d / "results", min_members=2)[1].equals(table)
+    with pytest.raises(ValueError, match="min_members=3"):
+        E.select_members(runs[:2], splits, results_dir=d / "results")
