@@ -243,7 +243,7 @@ if __name__ == "__main__":
     cls = interleaved(fs, a.reps)
     plain = np.asarray(batched(lambda b: m.predict_on_batch(b), x), np.float32)
     plain_fast = np.asarray(batched(lambda b: fdet.models[0].predict_on_batch(b), x), np.float32)
-    plain_flip = (plain_fast + np.asarray(batched(lambda b: fdet.models[0].predict_on_batch(b), x[:, :, ::-1]), np.float32)) / 2
+    plain_flip = predict_proba(fdet.models[0], x, tta="flip")
     plain_tc = predict_proba(fdet.models[0], x, tta="tencrop") if ftc is not None else None
     ref = lambda k: {"fast-flip": plain_flip, "fast-tencrop": plain_tc}.get(k, plain_fast if k.startswith("fast") else plain)   # Keras's probabilities
     one = EmotionDetector(det.models, batch_size=1); one_k = EmotionDetector(det.models, batch_size=1, runtime="keras")

@@ -732,8 +732,6 @@ class EmotionDetector:
         if runtime not in RUNTIMES: raise ValueError(f"unknown runtime {runtime!r}: one of {', '.join(RUNTIMES)}")
         if tta not in PREDICT_TTA: raise ValueError(f"unknown tta {tta!r}: one of {', '.join(map(str, PREDICT_TTA))}")
         self.models = load_models(model)
-        if tta == "tencrop" and (plain := [m.name for m, (_, c) in zip(self.models, self._model_ttas(tta)) if not c]):
-            raise ValueError(f"tta='tencrop' needs models trained on crops; {', '.join(plain)} has no crop layer (tta='auto' flips it instead)")
         self.batch_size, self.padding, self.max_side = int(batch_size), float(padding), max_side
         self.scale_factor, self.min_neighbors, self.min_size = scale_factor, min_neighbors, min_size
         self.detector, self.runtime, self.whole_image, self.min_score = detector, runtime, bool(whole_image), min_score
@@ -758,14 +756,16 @@ class EmotionDetector:
                 warnings.warn(f"{m.name}: predicting with Keras, not ONNX Runtime ({e})", stacklevel=3)
         return fold_batchnorm(m) if self.fold_bn else m
 
+    def _cached(self, name, key, make):
+        "`make()`, kept as `self.<name>` until `key` (settings and models) changes."
+        old = getattr(self, f"{name}_key", ())
+        if len(key) != len(old) or any(a is not b and a != b for a, b in zip(key, old)):
+            setattr(self, name, make()); setattr(self, f"{name}_key", key)
+        return getattr(self, name)
+
     def _inference_models(self) -> list:
         "The models as called (see `_runtime_model`), made once for the current `models`, `runtime` and `fold_bn`."
-        key = (self.fold_bn, self.runtime, *self.models)
-        old = getattr(self, "_folded_key", ())
-        if len(key) != len(old) or any(a is not b and a != b for a, b in zip(key, old)):
-            self._folded = [self._runtime_model(m) for m in self.models]
-            self._folded_key = key
-        return self._folded
+        return self._cached("_folded", (self.fold_bn, self.runtime, *self.models), lambda: [self._runtime_model(m) for m in self.models])
 
     @property
     def runtimes_used(self) -> str:
@@ -774,16 +774,21 @@ class EmotionDetector:
                         for m in self._inference_models()})
         return "+".join(kinds)
 
-    def _model_ttas(self, tta=None):
-        "(tta, crop size) per model: `tta`, with 'auto' resolved per model ('tencrop' for one trained on crops, else 'flip')."
+    def _model_ttas(self) -> list:
+        "(tta, crop size) per model, made once for the current `tta` and `models`: 'auto' resolved per model ('tencrop' for one trained on crops, else 'flip'); a TTA a model cannot take raises."
+        return self._cached("_ttas", (self.tta, *self.models), self._make_ttas)
+
+    def _make_ttas(self) -> list:
         from fer_nbdev.train import averaged_members, crop_size
-        tta, out = self.tta if tta is None else tta, []
+        tta, out = self.tta, []
         for m in self.models:
             if tta in ("tencrop", "auto") and (mw := averaged_members(m)) and len({crop_size(s) for s in mw[0]}) > 1:
                 raise ValueError(f"{m.name}: one file averaging models trained with and without crops; for tta={tta!r} pass "
                                  "its members as separate models (--model, repeated), so each gets its own views")
             c = crop_size(m)
             out.append((("tencrop" if c else "flip") if tta == "auto" else tta, c))
+        if tta == "tencrop" and (plain := [m.name for m, (_, c) in zip(self.models, out) if not c]):
+            raise ValueError(f"tta='tencrop' needs models trained on crops; {', '.join(plain)} has no crop layer (tta='auto' flips it instead)")
         return out
 
     def _predict_batch(self, x):
