@@ -198,6 +198,11 @@ def _member_file(rec, member) -> dict | None:
     p = Path(rec["path"]).parent / "members" / f"{member}.json" if rec.get("path") else None
     return json.loads(p.read_text()) if p and p.is_file() else None
 
+def _members(rec, records=()) -> list:
+    "An ensemble's member records, found among `records` by run name, else in the `members/` folder beside it (None for a member found in neither); [] for a single network."
+    by_run = {r.get("run"): r for r in records}
+    return [by_run.get(m) or _member_file(rec, m) for m in rec.get("members") or []]
+
 def _own_seconds(rec) -> float:
     "A run's own wall time, plus its search's for a tuned model (its members aside); the run must record `wall_time_s`."
     return float(rec["wall_time_s"]) + float((rec.get("tuning") or {}).get("search_time_s") or 0)
@@ -207,9 +212,9 @@ def train_hours(rec, records=()) -> float | None:
     members' (their results files: among `records` by run name, else in the `members/` folder beside its own file). None
     when any of them is unknown."""
     if rec.get("wall_time_s") is None: return None
-    total, by_run = _own_seconds(rec), {r.get("run"): r for r in records}
-    for m in rec.get("members") or []:
-        if ((mr := by_run.get(m) or _member_file(rec, m)) or {}).get("wall_time_s") is None: return None
+    total = _own_seconds(rec)
+    for mr in _members(rec, records):
+        if (mr or {}).get("wall_time_s") is None: return None
         total += _own_seconds(mr)     # a tuned member brings its search
     return total / 3600
 
@@ -350,9 +355,9 @@ CPU_TARGETS = (
 
 def _on_cpu(rec, records=()) -> bool:
     "Whether a run and, for an ensemble, every one of its members trained without a GPU (a member whose file is missing counts as unknown: False)."
-    if (rec.get("hardware") or {}).get("gpu") or not rec.get("hardware"): return False
-    by_run = {r.get("run"): r for r in records}
-    return all((m := by_run.get(name) or _member_file(rec, name)) is not None and _on_cpu(m) for name in rec.get("members") or [])
+    hw = rec.get("hardware")
+    if not hw or hw.get("gpu"): return False
+    return all(m is not None and _on_cpu(m) for m in _members(rec, records))
 
 def _tta_acc(rec, split):
     "A run's accuracy on `split` with its test-time augmentation where it recorded one, else without."
