@@ -159,7 +159,7 @@ def test_best_run_prefers_strongest_profile(results):
 
 def test_figures_and_write_report(results, tmp_path):
     figs = figures(results)
-    assert set(figs) == {"accuracy", "confusion", "per_class_f1", "history", "cost"}
+    assert set(figs) == {"accuracy", "confusion", "per_class_f1", "history", "cost", "curves"}
     # the ensemble has no history: the learning curves come from the best run that has one
     assert "avg_ensemble" not in figs["history"]._suptitle.get_text()
     out = write_report(results, tmp_path / "rep" / "README.md")
