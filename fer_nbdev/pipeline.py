@@ -157,8 +157,8 @@ PROFILES = {
                select_from=_CPU_CANDIDATES, tta="auto", requires=_CPU_CANDIDATES, publish=True,   # ten-crop for crop-trained members, else flip
                commit_dir="models"),   # its members go into git (half precision), so it can be scored again without training
             # the best single network so far, the tuned CNN, with the same crops and erasing for 60 epochs: its 30-epoch run
-            # ended at its best epoch with train accuracy 11 points above validation. 60, not 80: at about 130 s per epoch here
-            # it then fits one 3-hour working stretch (about 2.2 h), so a lost runs/ folder cannot cost it twice
+            # ended at its best epoch with train accuracy 11 points above validation. 60, not 80: at about 130 s per epoch on
+            # the 2-core Xeon it then fits one 3-hour working stretch (about 2.2 h; the 2-core EPYC takes about 470 s per epoch)
             _S("03_cnn", "tuned_crop_erasing-usage", ["tuned_crop_erasing-usage"], run_name="tuned_crop_erasing-usage",
                model_key="tuned_cnn_crop_erasing", epochs=60, tta=["flip", "tencrop"], model_kwargs=_TUNED_AS_VGG,
                **{**RECIPE, "model_name": "vgg", "crop": 44, **RECIPE_VARIANTS["erasing"][1]}),
