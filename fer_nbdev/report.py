@@ -143,6 +143,10 @@ def select_runs(records, protocol="usage") -> dict:
         if k not in best or rank > best[k][0]: best[k] = (rank, r)
     return {k: r for k, (_, r) in best.items()}
 
+def _table_runs(records, protocol="usage") -> dict:
+    "`select_runs` less the recipe search's short runs (03b_recipe): the run behind each row of the results table and its plots."
+    return {k: r for k, r in select_runs(records, protocol).items() if not k.startswith(RECIPE_PREFIX)}
+
 # %% ../nbs/07_report.ipynb 29
 def project_results_dir() -> Path:
     "The project's results/ folder (which may not exist yet)."
@@ -222,8 +226,7 @@ def results_table(results_dir="results", protocol="usage", sample=False) -> pd.D
     "One row per model for `protocol`: our metrics from the strongest run on the full data (with `sample`: on the shipped sample), beside the study's own number."
     if protocol not in PROTOCOL_SPLITS: raise ValueError(f"protocol must be one of {list(PROTOCOL_SPLITS)}, not {protocol!r}")
     every = _records(results_dir, sample)
-    recs = [r for r in every if not model_key(r).startswith(RECIPE_PREFIX)]   # recipe search: 03b_recipe
-    chosen = select_runs(recs, protocol)
+    chosen = _table_runs(every, protocol)
     keys = _row_order(set(STUDY) | set(chosen))   # the study's rows always; any other only where it has a run
     rows = []
     for k in keys:
@@ -518,7 +521,7 @@ def plot_cost(results_dir="results", protocol="usage"):
     recs = _records(results_dir)
     split = PROTOCOL_SPLITS[protocol][0] if protocol == "usage" else "test"
     pts = [(k, r, train_hours(r, recs), ((r.get("metrics") or {}).get(split) or {}).get("accuracy"))
-           for k, r in select_runs(recs, protocol).items() if not k.startswith(RECIPE_PREFIX)]   # the table's rows
+           for k, r in _table_runs(recs, protocol).items()]
     pts = [(k, r, h, a) for k, r, h, a in pts if h and a is not None]
     if not pts: return None
     fig, ax = plt.subplots(figsize=(8, 4.6))
@@ -548,7 +551,7 @@ def plot_curves(results_dir="results", protocol="usage"):
     "Validation accuracy after each epoch against the hours of training so far, one line per row's run that recorded learning curves; solid on the first machine, dashed on the next."
     import matplotlib.pyplot as plt
     recs = _records(results_dir)
-    runs = [(k, r, _curve_hours(r, recs)) for k, r in select_runs(recs, protocol).items() if not k.startswith(RECIPE_PREFIX)]
+    runs = [(k, r, _curve_hours(r, recs)) for k, r in _table_runs(recs, protocol).items()]
     runs = sorted([(k, r, x) for k, r, x in runs if x is not None], key=lambda t: t[2][-1])
     if not runs: return None
     machines = list(dict.fromkeys(hardware_label(r) for _, r, _ in runs))
