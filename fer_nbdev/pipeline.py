@@ -10,15 +10,15 @@ from pathlib import Path
 from .results import parameter_changes, describe_changes   # how a run's recorded parameters differ from now
 
 # %% auto 0
-__all__ = ['RECIPE_EPOCHS', 'RECIPE_BASE', 'RECIPE_VARIANTS', 'RECIPE', 'PROFILES', 'PROFILE_ORDER', 'OUTPUTS_TAG',
-           'FULL_RUN_PROFILES', 'MAX_LINES', 'MAX_TEXT', 'MAX_HTML', 'MAX_WIDTH', 'step', 'get_profile',
-           'list_profiles', 'profile_table', 'parse_value', 'parse_overrides', 'nbs_path', 'notebook_parameters',
-           'on_sample', 'default_results_dir', 'select_steps', 'plan', 'resume_epoch', 'resume_info', 'resume_note',
-           'changed_parameters', 'prepare_notebook', 'this_python_kernel', 'describe_error', 'RunSummary',
-           'run_profile', 'profile_strength', 'is_sample_run', 'full_run_command', 'finished_runs', 'pick_runs',
-           'terminal_text', 'relative_paths', 'clean_stream', 'shrink_png', 'clean_outputs', 'match_cells',
-           'injected_parameters', 'outputs_banner', 'banner_info', 'find_banner', 'publish_notebook', 'publish_outputs',
-           'main']
+__all__ = ['RECIPE_EPOCHS', 'RECIPE_BASE', 'RECIPE_VARIANTS', 'RECIPE', 'DISTILL_TARGETS', 'DISTILL_EPOCHS', 'DISTILL_SEARCH',
+           'PROFILES', 'PROFILE_ORDER', 'OUTPUTS_TAG', 'FULL_RUN_PROFILES', 'MAX_LINES', 'MAX_TEXT', 'MAX_HTML',
+           'MAX_WIDTH', 'step', 'get_profile', 'list_profiles', 'profile_table', 'parse_value', 'parse_overrides',
+           'nbs_path', 'notebook_parameters', 'on_sample', 'default_results_dir', 'select_steps', 'plan',
+           'resume_epoch', 'resume_info', 'resume_note', 'changed_parameters', 'prepare_notebook', 'this_python_kernel',
+           'describe_error', 'RunSummary', 'run_profile', 'profile_strength', 'is_sample_run', 'full_run_command',
+           'finished_runs', 'pick_runs', 'terminal_text', 'relative_paths', 'clean_stream', 'shrink_png',
+           'clean_outputs', 'match_cells', 'injected_parameters', 'outputs_banner', 'banner_info', 'find_banner',
+           'publish_notebook', 'publish_outputs', 'main']
 
 # %% ../nbs/09_pipeline.ipynb 9
 def step(notebook, label=None, runs=(), always=False, requires=None, publish=False, **parameters) -> dict:
@@ -66,6 +66,14 @@ _TUNED_SPACE = dict(filters_range=32, kernel_sizes=3, batch_norm_choices=True, d
 # what that search chose (results/cpufull-tuning/tuned-usage-hparams.json: 32 filters doubling over 4 stages, dropout 0.05,
 # 256 dense units) is a half-width VGG, so `vgg_fer` builds it and it can train again with another recipe without a search
 _TUNED_AS_VGG = dict(widths=(32, 64, 128, 256), dense=(256,), dropout=0.05, dense_dropout=0.05)
+# Distillation (06a_distill): the best ensemble's probabilities for the training faces, made once, teach one network.
+# The temperature and weight are chosen on PublicTest by short runs of the fast network, one per setting; the students'
+# steps pass distill="search" and read that choice when they start
+DISTILL_TARGETS = "teachers/cpufull-best_ensemble-usage.Training.npz"   # under results/: 06a_distill writes it
+DISTILL_EPOCHS = 5
+DISTILL_SEARCH = {f"T{t:g}-w{w:g}": dict(temperature=t, distill=w) for t in (1.0, 3.0) for w in (0.5, 0.9)}
+_FAST = {**RECIPE, "model_name": "mini_xception", "crop": 44, "model_kwargs": {"widths": (16, 32, 96, 192)}}   # the wide mini-Xception
+_DEFAULT_NET = {**RECIPE, "model_name": "vgg", "model_kwargs": _TUNED_AS_VGG}   # the shipped default's network: the tuned CNN
 PROFILES = {
     "smoke": {
         "description": "shipped 252-face sample, 1 epoch, tiny transfer inputs, 2 tuner trials: every notebook in minutes on 2 CPU cores",
@@ -88,6 +96,10 @@ PROFILES = {
             _S("06_ensemble", "cnn7_x10", _WEIGHTED("cnn7_x10"), protocol="usage", name="cnn7_x10", n_members=2),
             _S("06_ensemble", "avg_ensemble", _WEIGHTED("avg_ensemble"), protocol="usage", name="avg_ensemble",
                requires=["vgg16-frozen-usage", "resnet50-finetune-usage", "tuned-usage"]),
+            _S("06a_distill"),   # the committed best ensemble labels the sample's training faces
+            _S("03_cnn", "distill-T3-w0.9", ["distill-T3-w0.9"], run_name="distill-T3-w0.9", model_key="recipe_distill_T3_w0.9",
+               model_name="cnn4", protocol="usage", teacher="teachers/cpufull-best_ensemble-usage.Training.npz", distill=0.9,
+               temperature=3.0),   # a student of those stored targets, checked end to end
             _S("08_predict", demo_epochs=1),
             _S("07_report", always=True, report_out="{results_dir}/README.md", sample=True),
         ],
@@ -156,6 +168,17 @@ PROFILES = {
             _S("06_ensemble", "best_ensemble", _WEIGHTED("best_ensemble"), protocol="usage", name="best_ensemble",
                select_from=_CPU_CANDIDATES, tta="auto", requires=_CPU_CANDIDATES, publish=True,   # ten-crop for crop-trained members, else flip
                commit_dir="models"),   # its members go into git (half precision), so it can be scored again without training
+            # distillation of that ensemble (06a_distill): its targets for the training faces, once; the search of temperature and
+            # weight on PublicTest; then the two students that could replace the shipped models: the default network (the tuned
+            # CNN's, no crop: it sees faces framed as the detector frames them) and the fast one (the wide mini-Xception)
+            _S("06a_distill", requires=["best_ensemble-usage"]),
+            *[_S("03_cnn", f"distill-{k}", [f"distill-{k}"], run_name=f"distill-{k}", model_key=f"recipe_distill_{k.replace('-', '_')}",
+                 epochs=DISTILL_EPOCHS, tta=None, teacher=DISTILL_TARGETS, **_FAST, **v) for k, v in DISTILL_SEARCH.items()],
+            _S("03_cnn", "tuned_distilled-usage", ["tuned_distilled-usage"], run_name="tuned_distilled-usage",
+               model_key="tuned_cnn_distilled", epochs=40, tta="flip", teacher=DISTILL_TARGETS, distill="search", **_DEFAULT_NET),
+            _S("03_cnn", "mini_xception_wide_distilled-usage", ["mini_xception_wide_distilled-usage"],
+               run_name="mini_xception_wide_distilled-usage", model_key="mini_xception_wide_distilled", epochs=80,
+               tta=["flip", "tencrop"], teacher=DISTILL_TARGETS, distill="search", **_FAST),
             # the best single network so far, the tuned CNN, with the same crops and erasing for 60 epochs: its 30-epoch run
             # ended at its best epoch with train accuracy 11 points above validation. 60, not 80: at about 130 s per epoch on
             # the 2-core Xeon it then fits one 3-hour working stretch (about 2.2 h; the 2-core EPYC takes about 470 s per epoch)

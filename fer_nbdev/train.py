@@ -14,10 +14,10 @@ from .augment import RandomCenterCrop, RandomShearAffine
 
 # %% auto 0
 __all__ = ['set_seed', 'as_xy', 'one_hot', 'balanced_class_weights', 'make_optimizer', 'use_mixed_precision',
-           'set_compute_policy', 'mix_batch', 'FaceBatches', 'ResumableBackup', 'backup_epoch', 'distill_targets',
-           'fit', 'mirror', 'crop_size', 'crop_boxes', 'place_crop', 'tta_views', 'averaged_members', 'predict_proba',
-           'evaluate', 'load_keras', 'inference_model', 'save_model', 'run_experiment', 'teacher_predictions',
-           'plot_history', 'plot_confusion']
+           'set_compute_policy', 'mix_batch', 'FaceBatches', 'ResumableBackup', 'backup_epoch', 'soften',
+           'distill_targets', 'fit', 'mirror', 'crop_size', 'crop_boxes', 'place_crop', 'tta_views', 'averaged_members',
+           'predict_proba', 'evaluate', 'load_keras', 'inference_model', 'save_model', 'run_experiment',
+           'teacher_predictions', 'plot_history', 'plot_confusion']
 
 # %% ../nbs/03a_train.ipynb 9
 def set_seed(seed=0):
@@ -207,22 +207,31 @@ def _schedule(schedule, learning_rate, epochs, steps, warmup_epochs):
         return learning_rate, ([_EpochWarmup(learning_rate, warmup_epochs)] if warmup_epochs else [])
     raise ValueError(f"schedule must be 'plateau', 'cosine', 'onecycle' or 'constant', not {schedule!r}")
 
-def distill_targets(y, teacher_probs=None, distill=0.5, num_classes=len(EMOTIONS)) -> np.ndarray:
-    "Training targets: one-hot labels `y`, or with `teacher_probs` (N, classes) their mix (1 − `distill`) × one-hot + `distill` × teacher."
+def soften(probs, temperature=1.0) -> np.ndarray:
+    "Probabilities `probs` (N, classes) at `temperature`: softmax(log p / T), the teacher's logits divided by T (Hinton et al. 2015); T > 1 flattens them, T = 1 leaves them as they are."
+    p = np.asarray(probs, np.float64)
+    if not temperature > 0: raise ValueError(f"temperature must be > 0, not {temperature}")
+    if temperature == 1: return p.astype(np.float32)
+    z = np.log(np.clip(p, 1e-12, None)) / temperature
+    z = np.exp(z - z.max(1, keepdims=True))
+    return (z / z.sum(1, keepdims=True)).astype(np.float32)
+
+def distill_targets(y, teacher_probs=None, distill=0.5, num_classes=len(EMOTIONS), temperature=1.0) -> np.ndarray:
+    "Training targets: one-hot labels `y`, or with `teacher_probs` (N, classes) their mix (1 − `distill`) × one-hot + `distill` × the teacher's probabilities at `temperature`."
     t = one_hot(y, num_classes)
     if teacher_probs is None: return t
     p = np.asarray(teacher_probs, np.float32)
     if p.shape != t.shape: raise ValueError(f"teacher_probs has shape {p.shape}; the {len(t):,} training faces need {t.shape}")
     if not 0 <= distill <= 1: raise ValueError(f"distill must be in [0, 1], not {distill}")
-    if not (np.all(p >= 0) and np.allclose(p.sum(1), 1, atol=1e-3)): raise ValueError("teacher_probs must be probabilities (rows ≥ 0 summing to 1)")
-    return (1 - distill) * t + distill * p
+    if not (np.all(p >= 0) and np.allclose(p.sum(1), 1, atol=1e-2)): raise ValueError("teacher_probs must be probabilities (rows ≥ 0 summing to 1)")
+    return (1 - distill) * t + distill * soften(p, temperature)
 
 def fit(model, train, val, *, epochs=30, batch_size=64, learning_rate=1e-3, optimizer="adam", weight_decay=0.0,
         momentum=0.9, schedule="plateau", warmup_epochs=0, patience=8, lr_patience=3, lr_factor=0.5, min_lr=1e-6,
         class_weight=False, label_smoothing=0.0, mixup=0.0, cutmix=0.0, teacher_probs=None, distill=0.5,
-        checkpoint_path=None, backup_dir=None, mixed_precision="auto", verbose="auto", seed=0,
+        temperature=1.0, checkpoint_path=None, backup_dir=None, mixed_precision="auto", verbose="auto", seed=0,
         callbacks=None) -> keras.callbacks.History:
-    "Compile and train `model` on `train`, selecting on `val` (FERDatasets or (x, y) pairs); the best epoch's weights are kept. With `backup_dir`, an interrupted fit resumes where it stopped. With `teacher_probs` (a teacher's probabilities for each training face), the targets are (1 − `distill`) × the labels + `distill` × those."
+    "Compile and train `model` on `train`, selecting on `val` (FERDatasets or (x, y) pairs); the best epoch's weights are kept. With `backup_dir`, an interrupted fit resumes where it stopped. With `teacher_probs` (a teacher's probabilities for each training face), the targets are (1 − `distill`) × the labels + `distill` × those at `temperature` (`distill_targets`)."
     set_seed(seed)
     (xt, yt), (xv, yv) = as_xy(train), as_xy(val)
     k = model.output_shape[-1]
@@ -240,7 +249,7 @@ def fit(model, train, val, *, epochs=30, batch_size=64, learning_rate=1e-3, opti
     if mixed:
         set_compute_policy(model, "mixed_float16")
         opt = keras.optimizers.LossScaleOptimizer(opt)
-    feed = FaceBatches(xt, distill_targets(yt, teacher_probs, distill, k), batch_size, seed, mixup, cutmix,
+    feed = FaceBatches(xt, distill_targets(yt, teacher_probs, distill, k, temperature), batch_size, seed, mixup, cutmix,
                        balanced_class_weights(yt, k)[yt] if class_weight else None)
     backup = ResumableBackup(backup_dir, stateful) if backup_dir else None
     try:
