@@ -142,7 +142,7 @@ def _parse_block(buf, columns, first_line, path, skip_bad, skipped):
     else: labels = np.full(len(lineno), -1, np.int64)  # test.csv: no labels
     usage = np.array(field_text(columns.index("Usage")) if "Usage" in columns else [""] * len(lineno), dtype="<U11")
     for i in np.flatnonzero(~np.isin(usage, USAGES + ("",))):
-        bad[int(lineno[i])] = f"Usage {usage[i]!r} is not one of {USAGES}"
+        bad[int(lineno[i])] = f"Usage {str(usage[i])!r} is not one of {USAGES}"
     # the pixel field, without the quotes some writers put around it
     ps, pe = seps[:, pi] + 1, seps[:, pi + 1].copy()
     quoted = (b[np.minimum(ps, len(b) - 1)] == 34) & (pe - ps >= 2)
@@ -190,7 +190,8 @@ def read_fer_csv(path, skip_bad=False) -> FERDataset:
     first = next(blocks, b"")
     header_end = first.find(b"\n")
     if not first.strip() or header_end < 0: raise DataError(f"{path}: the file is empty (no header line)")
-    columns = [c.strip().strip('"') for c in first[:header_end].decode("utf-8", "replace").strip().split(",")]
+    # utf-8-sig: a CSV saved by Excel starts with a byte-order mark, which is not part of the first column's name
+    columns = [c.strip().strip('"') for c in first[:header_end].decode("utf-8-sig", "replace").strip().split(",")]
     if "pixels" not in columns or not set(columns) <= {"emotion", "pixels", "Usage"}:
         raise DataError(f"{path}, line 1: header {columns} is not FER2013's: expected emotion,pixels,Usage "
                         "(or emotion,pixels / pixels for the challenge's train.csv / test.csv)")

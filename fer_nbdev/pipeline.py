@@ -11,14 +11,14 @@ from .results import parameter_changes, describe_changes   # how a run's recorde
 
 # %% auto 0
 __all__ = ['RECIPE_EPOCHS', 'RECIPE_BASE', 'RECIPE_VARIANTS', 'RECIPE', 'DISTILL_TARGETS', 'DISTILL_EPOCHS', 'DISTILL_SEARCH',
-           'PROFILES', 'PROFILE_ORDER', 'OUTPUTS_TAG', 'FULL_RUN_PROFILES', 'MAX_LINES', 'MAX_TEXT', 'MAX_HTML',
-           'MAX_WIDTH', 'step', 'get_profile', 'list_profiles', 'profile_table', 'parse_value', 'parse_overrides',
-           'nbs_path', 'notebook_parameters', 'on_sample', 'default_results_dir', 'select_steps', 'plan',
-           'resume_epoch', 'resume_info', 'resume_note', 'changed_parameters', 'prepare_notebook', 'this_python_kernel',
-           'describe_error', 'RunSummary', 'run_profile', 'profile_strength', 'is_sample_run', 'full_run_command',
-           'finished_runs', 'pick_runs', 'terminal_text', 'relative_paths', 'clean_stream', 'shrink_png',
-           'clean_outputs', 'match_cells', 'injected_parameters', 'outputs_banner', 'banner_info', 'find_banner',
-           'publish_notebook', 'publish_outputs', 'main']
+           'PROFILES', 'STEP_LOG_ENV', 'SHRINK_OVER_MB', 'PROFILE_ORDER', 'OUTPUTS_TAG', 'FULL_RUN_PROFILES',
+           'MAX_LINES', 'MAX_TEXT', 'MAX_HTML', 'MAX_WIDTH', 'step', 'get_profile', 'list_profiles', 'profile_table',
+           'parse_value', 'parse_overrides', 'nbs_path', 'notebook_parameters', 'on_sample', 'default_results_dir',
+           'select_steps', 'plan', 'resume_epoch', 'resume_info', 'resume_note', 'changed_parameters',
+           'prepare_notebook', 'this_python_kernel', 'describe_error', 'RunSummary', 'run_profile', 'shrink_models',
+           'profile_strength', 'is_sample_run', 'full_run_command', 'finished_runs', 'pick_runs', 'terminal_text',
+           'relative_paths', 'clean_stream', 'shrink_png', 'clean_outputs', 'match_cells', 'injected_parameters',
+           'outputs_banner', 'banner_info', 'find_banner', 'publish_notebook', 'publish_outputs', 'main']
 
 # %% ../nbs/09_pipeline.ipynb 9
 def step(notebook, label=None, runs=(), always=False, requires=None, publish=False, **parameters) -> dict:
@@ -94,8 +94,8 @@ PROFILES = {
             _S("05_transfer", "resnet50-finetune", ["resnet50-finetune-usage"], model_name="resnet50",
                mode="finetune", weights=None, input_size=32, protocol="usage"),
             _S("06_ensemble", "cnn7_x10", _WEIGHTED("cnn7_x10"), protocol="usage", name="cnn7_x10", n_members=2),
-            _S("06_ensemble", "avg_ensemble", _WEIGHTED("avg_ensemble"), protocol="usage", name="avg_ensemble",
-               requires=["vgg16-frozen-usage", "resnet50-finetune-usage", "tuned-usage"]),
+            _S("06_ensemble", "avg_ensemble", _WEIGHTED("avg_ensemble"), protocol="usage", name="avg_ensemble", save_model=False,
+               requires=["vgg16-frozen-usage", "resnet50-finetune-usage", "tuned-usage"]),   # not saved whole: 158 MB for a check
             _S("06a_distill"),   # the committed best ensemble labels the sample's training faces
             _S("03_cnn", "distill-T3-w0.9", ["distill-T3-w0.9"], run_name="distill-T3-w0.9", model_key="recipe_distill_T3_w0.9",
                model_name="cnn4", protocol="usage", teacher="teachers/cpufull-best_ensemble-usage.Training.npz", distill=0.9,
@@ -517,6 +517,17 @@ def prepare_notebook(path, slow=False):
             nb.cells[i] = raw
     return nb
 
+STEP_LOG_ENV = "FER_RUN_STEP_LOG"   # a kernel started while this names a file writes its stdout and stderr there
+# the kernel's own start: TensorFlow's C++ logging, Jupyter's warnings and whatever a cell prints outside its outputs go to
+# the step's log (file descriptors 1 and 2, so C++ libraries' lines too), not to the terminal that runs fer-run
+_KERNEL_MAIN = ("import os, runpy, sys\n"
+                f"log = os.environ.pop({STEP_LOG_ENV!r}, None)\n"
+                "if log:\n"
+                "    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)\n"
+                "    os.dup2(fd, 1); os.dup2(fd, 2); os.close(fd)\n"
+                "sys.argv = ['ipykernel_launcher'] + sys.argv[1:]\n"
+                "runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)\n")
+
 @contextlib.contextmanager
 def this_python_kernel():
     "A temporary Jupyter kernel spec that runs `sys.executable`; yields its name (for papermill's `kernel_name`)."
@@ -524,7 +535,7 @@ def this_python_kernel():
     name = "fer-run-python"
     (d / "kernels" / name).mkdir(parents=True)
     (d / "kernels" / name / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": [sys.executable, "-c", _KERNEL_MAIN, "-f", "{connection_file}"],
         "display_name": f"Python {sys.version.split()[0]} (fer-run)", "language": "python",
         "metadata": {"debugger": False}}))
     old = os.environ.get("JUPYTER_PATH")
@@ -576,6 +587,12 @@ class RunSummary:
         return pd.DataFrame([{k: s.get(k) for k in ("step", "status", "seconds", "output", "results", "note")}
                              for s in self.steps])
 
+    def brief(self) -> str:
+        "The head line, and a line for each step that neither ran nor was skipped as done (failed, not run, unavailable, missing)."
+        head = str(self).split("\n", 1)[0]
+        return "\n".join([head] + [f"  {s['status']:>11}  {s['step']}" + (f"  {s['note']}" if s.get("note") else "")
+                                    for s in self.steps if s["status"] not in ("ran", "skipped")])
+
     def __str__(self):
         head = f"profile {self.profile}: {len(self.ran)} ran, {len(self.skipped)} skipped, {len(self.failed)} failed"
         lines = [head] + [f"  {s['status']:>11}  {s['step']}" + (f"  ({s['seconds']:.0f} s)" if s.get("seconds") else "")
@@ -583,6 +600,11 @@ class RunSummary:
         return "\n".join(lines)
 
 def _say(*a): print(*a, flush=True)
+
+def _progress_bar(progress, desc):
+    "papermill's progress bar for one step: a single line that goes when the step ends, and only on a terminal (a log file would keep every redraw)."
+    if not progress or not sys.stderr.isatty(): return False
+    return {"desc": desc, "leave": False, "dynamic_ncols": True}
 
 class _QuietPapermill(logging.Filter):
     "Drop papermill's false alarms: its line parser misreads parameter lines with quoted comments (names are checked here)."
@@ -615,7 +637,7 @@ def _fix_metadata(output, notebook):
 def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_dir=None, runs_dir="runs",
                 model_dir=None, nbs_dir=None, slow=False, log_output=False, progress=True, kernel_name=None,
                 skip_missing=False) -> RunSummary:
-    "Run a profile's steps (or those `only` names) with papermill; skip steps already done unless `redo`; stop at a failure. `results_dir` None: `default_results_dir`."
+    "Run a profile's steps (or those `only` names) with papermill; skip steps already done unless `redo`; stop at a failure. `results_dir` None: `default_results_dir`. What a step's kernel prints outside its cells' outputs goes to `<runs_dir>/<profile>/<step>.log` (with `log_output`: to the terminal, with the cells' outputs)."
     prof = get_profile(profile)
     if results_dir is None: results_dir = default_results_dir(prof, overrides, runs_dir)
     steps = plan(prof, overrides, only, results_dir, runs_dir, model_dir, nbs_dir)
@@ -660,23 +682,26 @@ def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_
             if s["not_passed"]:
                 _say(f"{tag}: note: {s['notebook'].name} does not declare {', '.join(s['not_passed'])}: not passed")
             out = Path(s["output"]); out.parent.mkdir(parents=True, exist_ok=True)
+            log = out.with_suffix(".log"); log.unlink(missing_ok=True)
             Path(s["record"]).unlink(missing_ok=True)
             before = _snapshot(res_dir)
             shown = {k: v for k, v in s["parameters"].items() if k not in ("results_dir", "model_dir", "profile", "backup_dir")}
             if note := resume_note(s["parameters"]):
                 _say(f"{tag}: resuming its training {note} (backup {s['parameters']['backup_dir']})")
-            _say(f"{tag}: running {s['notebook'].name} -> {out}  {shown}")
+            if log_output: _say(f"{tag}: running {s['notebook'].name} -> {out}  {shown}")
             t0 = time.time()
             with tempfile.TemporaryDirectory(prefix="fer_run_") as tmp:
                 src = Path(tmp) / s["notebook"].name
                 import nbformat
                 nbformat.write(prepare_notebook(s["notebook"], slow), src)
+                if not log_output: os.environ[STEP_LOG_ENV] = str(log.absolute())   # read by the kernel as it starts
                 try:
                     pm.execute_notebook(str(src), str(out), parameters=s["parameters"], kernel_name=kernel,
-                                        progress_bar=progress, log_output=log_output)
+                                        progress_bar=_progress_bar(progress, tag), log_output=log_output)
                     err = None
                 except PapermillExecutionError as e: err = e
                 except Exception as e: err = e  # kernel died, could not start, ...
+                finally: os.environ.pop(STEP_LOG_ENV, None)
             _fix_metadata(out, s["notebook"])
             written = sorted(str(p) for p, t in _snapshot(res_dir).items() if before.get(p) != t)
             row.update(output=str(out), results=written, seconds=round(time.time() - t0, 1))
@@ -685,6 +710,7 @@ def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_
                 row.update(status="failed", error=describe_error(err, s["notebook"].name))
                 _say(f"{tag}: FAILED after {row['seconds']:.0f} s\n{row['error']}\n"
                      f"  executed notebook (partial): {out}\n"
+                     + (f"  the kernel's log: {log}\n" if log.is_file() else "")
                      + (f"  results written before the failure stay: {', '.join(Path(p).name for p in written)}\n" if written else "")
                      + "  fix it and run the same command again: finished steps are skipped")
                 continue
@@ -698,7 +724,18 @@ def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_
                 "seconds": row["seconds"], "finished": datetime.datetime.now().isoformat(timespec="seconds")}, indent=1))
             _say(f"{tag}: done in {row['seconds']:.0f} s" + (f" -> {', '.join(Path(p).name for p in written)}" if written else "")
                  + (f"\n  warning: {row['note']}" if row["note"] else ""))
+    if on_sample(prof, overrides) and summary.ran:   # a check: its models need not be kept at full precision
+        shrink_models(Path(model_dir) if model_dir else Path(runs_dir) / prof["name"] / "models")
     return summary
+
+SHRINK_OVER_MB = 20   # a run on the sample keeps model files larger than this in half precision
+
+def shrink_models(folder, over_mb=SHRINK_OVER_MB) -> list[Path]:
+    "Store every `.keras` file in `folder` larger than `over_mb` MB with float16 weights (`ensemble.half_precision_keras`): what a run on the sample does with the ImageNet-sized networks it checks, so that its runs/ stays near 100 MB; the files shrunk."
+    from fer_nbdev.ensemble import half_precision_keras
+    big = [p for p in sorted(Path(folder).glob("*.keras")) if p.stat().st_size > over_mb * 1e6] if Path(folder).is_dir() else []
+    for p in big: half_precision_keras(p, p)
+    return big
 
 # %% ../nbs/09_pipeline.ipynb 50
 PROFILE_ORDER = ("smoke", "nb", "cpu", "cpufull", "gpu")   # weakest to strongest, as the report ranks runs
@@ -993,6 +1030,10 @@ def _print_plan(prof, steps):
              + (f"\n       results made with other parameters ({describe_changes(s['changed'])}): --redo runs it as the profile says now"
                 if s.get("changed") else ""))
 
+def _version() -> str:
+    from fer_nbdev import __version__
+    return __version__
+
 def main(argv=None) -> int:
     "`fer-run`: run a profile of the study's notebooks with papermill."
     ap = argparse.ArgumentParser(prog="fer-run", description="Run the fer_nbdev notebooks with papermill under a profile.",
@@ -1009,7 +1050,10 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default=None, help="model folder (default: RUNS/<profile>/models)")
     ap.add_argument("--nbs", default=None, help="notebooks folder (default: ./nbs or the project's nbs/)")
     ap.add_argument("--list", action="store_true", help="list the profiles, or with --profile the steps, and exit")
-    ap.add_argument("--log-output", action="store_true", help="show the notebooks' output in the terminal too")
+    ap.add_argument("-v", "--verbose", "--log-output", dest="log_output", action="store_true",
+                    help="show the notebooks' output and their kernels' logs in the terminal as they run (else: in the executed "
+                         "notebooks and RUNS/<profile>/<step>.log)")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     ap.add_argument("--slow", action="store_true", help="also run cells marked #| slow")
     ap.add_argument("--skip-missing", action="store_true", help="skip steps whose notebook does not exist yet")
     ap.add_argument("--kernel", default=None, help="Jupyter kernel name (default: this Python)")
@@ -1044,10 +1088,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         _say("fer-run: interrupted; results written so far stay, the same command resumes")
         return 130
-    _say(str(summary))
+    _say(summary.brief())
     if on_sample(a.profile or "smoke", overrides):
-        _say(f"runs on the shipped sample: a check of the pipeline, not a measure of accuracy; its report: "
-             f"{Path(summary.results_dir) / 'README.md'} (the published results/ and README are untouched)")
+        report = Path(summary.results_dir) / "README.md"
+        wrote = any(s["status"] == "ran" and s["step"].startswith("07_report") for s in summary.steps) and report.is_file()
+        _say("runs on the shipped sample: a check of the pipeline, not a measure of accuracy"
+             + (f"; its report: {report}" if wrote else "") + " (the published results/ and README are untouched)")
     return 0 if summary.ok else 1
 
 if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())

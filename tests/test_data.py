@@ -99,6 +99,23 @@ def test_empty_and_wrong_files(tmp_path, content, match):
     f = tmp_path / "x.csv"; f.write_bytes(content)
     with pytest.raises(DataError, match=match): read_fer_csv(f)
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_excel_byte_order_mark(tmp_path, gz):
+    "A CSV saved by Excel starts with a UTF-8 byte-order mark: it loads as the same faces (pandas reads it too)."
+    ds = load_sample()
+    plain = ds.to_csv(tmp_path / "plain.csv")
+    raw = b"\xef\xbb\xbf" + plain.read_bytes()
+    f = tmp_path / ("excel.csv.gz" if gz else "excel.csv")
+    f.write_bytes(gzip.compress(raw) if gz else raw)
+    same(read_fer_csv(f), ds)
+
+def test_usage_error_prints_the_plain_value(tmp_path):
+    "A bad Usage is named as it is in the file, not as a NumPy repr."
+    f = tmp_path / "u.csv"
+    f.write_text("emotion,pixels,Usage\n0," + " ".join(["1"] * N_PIXELS) + ",Validation\n")
+    with pytest.raises(DataError) as e: read_fer_csv(f)
+    assert "Usage 'Validation' is not one of" in str(e.value) and "np.str_" not in str(e.value)
+
 def test_truncated_gzip(tmp_path):
     f = tmp_path / "t.csv.gz"
     load_sample().to_csv(f)
