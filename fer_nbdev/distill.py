@@ -42,8 +42,8 @@ def make_teacher_targets(results_path,        # the teacher's results file: an e
     model = load_committed(rp)                    # checksums checked against the results file
     members, weights = averaged_members(model) or ([model], [1.0])
     if progress:
-        from tqdm.auto import tqdm
-        members = tqdm(members, desc=f"{rec['run']} on {len(train):,} training faces", unit="member")
+        from tqdm import tqdm      # a text bar: a notebook without ipywidgets shows it too
+        members = tqdm(members, desc=f"{rec['run']} on {len(train):,} training faces", unit="member", leave=False)
     probs = sum(w * predict_proba(m, train.x, batch_size, tta).astype(np.float64) for m, w in zip(members, weights))
     probs = probs / probs.sum(1, keepdims=True)
     half = probs.astype(np.float16)

@@ -1030,6 +1030,7 @@ def _parser():
     p = argparse.ArgumentParser(prog="fer-predict", description="Find the faces in photos and classify their emotions "
                                 f"({', '.join(EMOTIONS)}) with a FER2013 model.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image and video files, and folders (searched recursively)")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__import__('fer_nbdev').__version__}")
     p.add_argument("--detector", choices=list(DETECTORS), default=DEFAULT_DETECTOR,
                    help=f"face detector (default {DEFAULT_DETECTOR}; blazeface-fine also finds small faces, slower; haar: OpenCV's Haar cascade)")
     p.add_argument("--runtime", choices=RUNTIMES, default="auto",

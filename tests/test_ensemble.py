@@ -235,7 +235,7 @@ def test_committed_ensembles_score_as_recorded():
     from conftest import ROOT, FULL_DATA
     from fer_nbdev.baseline import get_splits
     from fer_nbdev.data import load_fer2013
-    from fer_nbdev.train import predict_proba
+    from fer_nbdev.train import averaged_members, predict_proba
     recs = [r for r in read_results(ROOT / "results") if r.get("committed_members")]
     if not recs: pytest.skip("no ensemble has committed members yet (fer-run --profile cpufull commits the best ensemble's)")
     for r in recs:                                      # the files are there and intact, whatever data is at hand
@@ -243,10 +243,18 @@ def test_committed_ensembles_score_as_recorded():
             assert (ROOT / e["path"]).is_file() and E._sha256(ROOT / e["path"]) == e["sha256"], e["path"]
     if not FULL_DATA.is_file(): pytest.skip(f"full FER2013 not at {FULL_DATA}")
     full = load_fer2013(FULL_DATA)
+    probas = {}   # each committed member scored once (by checksum, TTA and split), whichever ensembles share it
     for r in recs:
         splits = get_splits(full, r["protocol"], r["seed"])
         test_name = splits.names[2]
-        p = predict_proba(E.load_committed(r["path"]), splits.test, tta=r.get("tta"))
+        rebuilt = E.load_committed(r["path"])            # checksums checked; the recorded weights
+        members, weights = averaged_members(rebuilt) or ([rebuilt], [1.0])
+        assert len(members) == len(r["committed_members"])
+        for m, e in zip(members, r["committed_members"]):
+            key = (e["sha256"], r.get("tta"), r["protocol"], r["seed"])
+            if key not in probas: probas[key] = predict_proba(m, splits.test, tta=r.get("tta")).astype(np.float64)
+        # the ensemble is the weighted mean of its members, each with its TTA (`predict_proba` on the whole model does the same)
+        p = sum(w * probas[(e["sha256"], r.get("tta"), r["protocol"], r["seed"])] for w, e in zip(weights, r["committed_members"]))
         acc = float((p.argmax(1) == splits.test.labels).mean())
         # scored with TTA: recorded as "<split>+<tta>" (several TTAs) or "<split>+tta" (one, as run_ensemble writes it)
         key = next((k for k in (f"{test_name}+{r.get('tta')}", f"{test_name}+tta") if r.get("tta") and k in r["metrics"]), test_name)

@@ -34,12 +34,19 @@ def lint(*files) -> subprocess.CompletedProcess:
 
 
 def test_test_workflow_runs_the_readme_command_on_push_and_pull_request():
+    "Issue 34: two jobs, the README's first command with the base install (and no tracked file changed by it), and its test command."
     wf = load("test.yaml")
     assert {"push", "pull_request"} <= set(wf["on"])
-    readme_cmd = README_TEST.search((ROOT / "README.md").read_text()).group(0)
-    runs = [s["run"].strip() for s in steps(wf) if "run" in s]
-    assert readme_cmd in runs, f"no step runs exactly the README's test command {readme_cmd!r}: {runs}"
-    assert any(s.get("uses", "").startswith("actions/checkout@") for s in steps(wf))
+    readme = (ROOT / "README.md").read_text()
+    readme_cmd = README_TEST.search(readme).group(0)
+    first = re.search(r"^pip install -e \. && fer-run .*$", readme, re.M).group(0)
+    runs = {name: [s["run"].strip() for s in job.get("steps", []) if "run" in s] for name, job in wf["jobs"].items()}
+    main_job = next((n for n, rs in runs.items() if first in rs), None)
+    tests_job = next((n for n, rs in runs.items() if readme_cmd in rs), None)
+    assert main_job and tests_job and main_job != tests_job, f"one job for each README command: {runs}"
+    assert not any("[dev]" in r for r in runs[main_job]), "the main job uses the base install"
+    assert any("git diff --exit-code" in r for r in runs[main_job][runs[main_job].index(first):])
+    assert all(any(s.get("uses", "").startswith("actions/checkout@") for s in job["steps"]) for job in wf["jobs"].values())
 
 
 def test_deploy_workflow_builds_the_site_and_publishes_it_to_pages():
