@@ -18,4 +18,4 @@ echo "== nbdev_test: every notebook with its small default parameters"
 nbdev_test --n_workers 2 --timing
 
 echo "== pytest"
-pytest tests/ -q -p no:cacheprovider "$@"
+pytest tests/ -q -p no:cacheprovider --durations=30 "$@"
