@@ -262,4 +262,4 @@ def test_distillation_from_a_finished_run_end_to_end(smoke_runs):
     rec = json.loads((results / "smoke-cnn4_distilled-usage.json").read_text())
     assert rec["model"] == "cnn4_distilled" and rec["parameters"]["teacher"] == "smoke-cnn4-usage" and rec["parameters"]["distill"] == 0.5
     out = (runs / "smoke" / "03_cnn-cnn4_distilled-usage.ipynb").read_text()
-    assert "distilling smoke-cnn4-usage (weight 0.5)" in out
+    assert "distilling smoke-cnn4-usage (weight 0.5, temperature 1.0)" in out
