@@ -88,3 +88,15 @@ def test_actionlint_catches_broken_workflows(tmp_path):
     r = lint(tmp_path / "bad.yaml", tmp_path / "norunner.yaml")
     assert r.returncode != 0
     assert "python-versoin" in r.stdout and "reff" in r.stdout and "runs-on" in r.stdout, r.stdout
+
+
+def test_ci_runs_both_readme_commands_as_written():
+    "Issue 34: .ci/run reads the README's first command (base install) and its test command, and runs them in that order."
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"^```sh\n(.*?)^```", readme, re.S | re.M).group(1).splitlines()
+    script = (ROOT / ".ci" / "run").read_text()
+    awk = re.search(r"block=\$\((awk .*?) README\.md\)", script).group(1)
+    got = subprocess.run(["bash", "-c", f"{awk} README.md"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert got[:2] == block[:2] and "[dev]" not in got[0] and README_TEST.search(got[1])
+    assert script.index('eval "$first"') < script.index('eval "$tests"')
+    assert "git status --porcelain --untracked-files=no" in script     # the first command may not change a tracked file
