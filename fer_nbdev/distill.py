@@ -109,7 +109,7 @@ def chosen_distillation(results_dir, profile="cpufull") -> dict:
     return {"temperature": float(best["temperature"]), "distill": float(best["weight"]), "run": best["run"],
             "PublicTest": float(best["PublicTest"])}
 
-# %% ../nbs/06a_distill.ipynb 24
+# %% ../nbs/06a_distill.ipynb 25
 def distillations(results_dir, profile="cpufull") -> "pd.DataFrame":
     "Every distilled run of `profile` in `results_dir` (search runs aside) beside its teacher: teacher, its PublicTest accuracy, T, w, epochs, the student's PublicTest and PrivateTest accuracy."
     import pandas as pd
