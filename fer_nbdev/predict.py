@@ -997,7 +997,7 @@ def _list_inputs(paths):
                 found += [Path(d) / f for f in sorted(files) if not f.startswith(".") and f.lower().endswith(IMAGE_EXTS + VIDEO_EXTS)]
             if not found: add(p, None, "no image or video files in this folder")
             for f in found: add(f, p, None)
-        elif p.exists(): add(p, None, None)
+        elif p.exists(): add(p, None, None if os.access(p, os.R_OK) else "not readable (permission denied)")
         else: add(p, None, "no such file or folder")
     return out
 
@@ -1064,6 +1064,13 @@ def main(argv=None) -> int:
     from tqdm import tqdm
     if args.batch_size < 1: err("--batch-size must be at least 1"); return 2
     if args.every < 1: err("--every must be at least 1"); return 2
+    inputs = _list_inputs(args.paths)          # before any model is loaded: a missing file is said at once
+    if all(error is not None for _, _, error in inputs):
+        for path, _, error in inputs: err(f"{path}: {error}")
+        try: _write_outputs([{"file": str(p), "status": "error", "error": e, "faces": []} for p, _, e in inputs], args.json, args.csv)
+        except OSError as e: err(f"cannot write the results: {e}")
+        print(f"{len(inputs)} file{'s' * (len(inputs) != 1)}: 0 faces, 0 without a face, {len(inputs)} failed", file=sys.stderr)
+        return 1
     try:
         import warnings
         with warnings.catch_warnings(record=True) as caught:
@@ -1074,7 +1081,6 @@ def main(argv=None) -> int:
         for w in caught:
             if not args.quiet: err(f"note: {w.message}")
     except (OSError, ValueError, RuntimeError) as e: err(f"error: {e}"); return 2
-    inputs = _list_inputs(args.paths)
     width = min(max(len(str(p)) for p, _, _ in inputs), 100)
     out = lambda line: None if args.quiet else tqdm.write(line)
     out(f"{'file':<{width}}  {'face':>4}  {'box (x, y, w, h)':<22}  {'emotion':<9}  probability")

@@ -524,3 +524,16 @@ def test_cli_as_a_process(model_path, tmp_path):
     cmd = [str(exe)] if exe.is_file() else [sys.executable, "-c", "import sys; from fer_nbdev.predict import main; sys.exit(main())"]
     r = subprocess.run(cmd + [str(tmp_path / "x.jpg"), "--model", str(model_path)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and str(tmp_path / "x.jpg") in r.stderr
+
+
+def test_missing_input_fails_before_any_model_loads(tmp_path):
+    "Issue 39: `fer-predict missing.jpg` says so at once: no model, no TensorFlow, no Keras loaded; exit code 1, the error per file."
+    code = ("import sys, time; t = time.time(); from fer_nbdev.predict import main; "
+            f"rc = main([{str(tmp_path / 'missing.jpg')!r}, {str(tmp_path / 'gone.png')!r}, '--json', {str(tmp_path / 'r.json')!r}]); "
+            "print(rc, 'tensorflow' in sys.modules, 'keras' in sys.modules, round(time.time() - t, 2))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    rc, tf, keras, _ = r.stdout.split()
+    assert (rc, tf, keras) == ("1", "False", "False"), r.stdout + r.stderr
+    assert "missing.jpg: no such file or folder" in r.stderr and "2 failed" in r.stderr
+    recs = json.loads((tmp_path / "r.json").read_text())
+    assert [(Path(x["file"]).name, x["status"]) for x in recs] == [("missing.jpg", "error"), ("gone.png", "error")]
