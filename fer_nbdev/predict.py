@@ -1064,6 +1064,8 @@ def main(argv=None) -> int:
     from tqdm import tqdm
     if args.batch_size < 1: err("--batch-size must be at least 1"); return 2
     if args.every < 1: err("--every must be at least 1"); return 2
+    for m in args.model or []:                 # a usage error, found without loading anything
+        if m not in PACKAGED_MODELS and not Path(m).is_file(): err(f"error: {m}: no such model file"); return 2
     inputs = _list_inputs(args.paths)          # before any model is loaded: a missing file is said at once
     if all(error is not None for _, _, error in inputs):
         for path, _, error in inputs: err(f"{path}: {error}")
