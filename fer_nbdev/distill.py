@@ -4,11 +4,12 @@
 
 # %% ../nbs/06a_distill.ipynb 7
 from __future__ import annotations
-import datetime, hashlib, json, time
+import datetime, json, time
 from pathlib import Path
 import numpy as np
 from .data import FERDataset
-from .results import portable_path, portable_record, read_results, resolve_path, run_info
+from .ensemble import _sha256, load_committed      # a file's SHA-256, as the committed members record it
+from .results import portable_path, portable_record, read_results, run_info
 
 TEACHERS_DIR = "teachers"   # the targets' folder inside a results folder
 SPLIT = "Training"          # the only split a teacher labels: the others choose and report
@@ -24,8 +25,6 @@ def teacher_targets_path(teacher_run:str, # the teacher's full run name, e.g. "c
     "Where the teacher's targets for the training faces are stored: `<results_dir>/teachers/<teacher_run>.Training.npz`."
     return Path(results_dir) / TEACHERS_DIR / f"{teacher_run}.{SPLIT}.npz"
 
-def _sha256(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
 def make_teacher_targets(results_path,        # the teacher's results file: an ensemble whose members are committed (`commit_members`)
                          train:FERDataset,     # the training faces (the Training split of the usage protocol)
                          results_dir,          # the targets go to `teacher_targets_path(<its run>, results_dir)`
@@ -34,7 +33,6 @@ def make_teacher_targets(results_path,        # the teacher's results file: an e
                          progress=True,        # one progress bar over the members
                         ) -> Path:
     "Compute the ensemble's probabilities for `train` (each member with its own `tta`, averaged with the ensemble's weights), store them as float16 with a JSON record beside them; the .npz path."
-    from fer_nbdev.ensemble import load_committed
     from fer_nbdev.train import averaged_members, predict_proba
     rp = Path(results_path)
     rec = json.loads(rp.read_text())

@@ -98,7 +98,7 @@ PROFILES = {
                requires=["vgg16-frozen-usage", "resnet50-finetune-usage", "tuned-usage"]),   # not saved whole: 158 MB for a check
             _S("06a_distill"),   # the committed best ensemble labels the sample's training faces
             _S("03_cnn", "distill-T3-w0.9", ["distill-T3-w0.9"], run_name="distill-T3-w0.9", model_key="recipe_distill_T3_w0.9",
-               model_name="cnn4", protocol="usage", teacher="teachers/cpufull-best_ensemble-usage.Training.npz", distill=0.9,
+               model_name="cnn4", protocol="usage", teacher=DISTILL_TARGETS, distill=0.9,
                temperature=3.0),   # a student of those stored targets, checked end to end
             _S("08_predict", demo_epochs=1),
             _S("07_report", always=True, report_out="{results_dir}/README.md", sample=True),
@@ -589,13 +589,13 @@ class RunSummary:
 
     def brief(self) -> str:
         "The head line, and a line for each step that neither ran nor was skipped as done (failed, not run, unavailable, missing)."
-        head = str(self).split("\n", 1)[0]
-        return "\n".join([head] + [f"  {s['status']:>11}  {s['step']}" + (f"  {s['note']}" if s.get("note") else "")
+        return "\n".join([self._head()] + [f"  {s['status']:>11}  {s['step']}" + (f"  {s['note']}" if s.get("note") else "")
                                     for s in self.steps if s["status"] not in ("ran", "skipped")])
 
+    def _head(self): return f"profile {self.profile}: {len(self.ran)} ran, {len(self.skipped)} skipped, {len(self.failed)} failed"
+
     def __str__(self):
-        head = f"profile {self.profile}: {len(self.ran)} ran, {len(self.skipped)} skipped, {len(self.failed)} failed"
-        lines = [head] + [f"  {s['status']:>11}  {s['step']}" + (f"  ({s['seconds']:.0f} s)" if s.get("seconds") else "")
+        lines = [self._head()] + [f"  {s['status']:>11}  {s['step']}" + (f"  ({s['seconds']:.0f} s)" if s.get("seconds") else "")
                           + (f"  {s['note']}" if s.get("note") else "") for s in self.steps]
         return "\n".join(lines)
 
