@@ -101,12 +101,48 @@ def test_blazeface_from_several_threads_at_once(dset):
 def test_blazeface_through_onnx_runtime_and_opencv_gives_the_same_boxes(dset, monkeypatch):
     assert P._blazeface_onnx("short") is not None                      # here both runtimes are there
     images = [img for _, case, img, _ in dset if case in ("photo", "plain", "rotated", "low light")][:12]
-    fast = [detect_faces(im) for im in images]
+    fast = [detect_faces(im, "blazeface") for im in images]
+    scanned = [detect_faces(im) for im in images]
     monkeypatch.setitem(P._BF_ORT, "short", None)                      # as where ONNX Runtime or tf2onnx is missing
-    slow = [detect_faces(im) for im in images]
+    slow = [detect_faces(im, "blazeface") for im in images]
     assert sum(map(len, fast)) >= 10
     for a, b in zip(fast, slow):
         assert a.shape == b.shape and (len(a) == 0 or np.abs(a - b).max() <= 1)
+    # the default's scan needs a graph of any size, which only ONNX Runtime runs: without it, the same scale in windows
+    fallback = [detect_faces(im) for im in images]
+    truth = [t for _, case, _, t in dset if case in ("photo", "plain", "rotated", "low light")][:12]
+    hits = lambda found: sum(match_boxes(f, t)[0] for f, t in zip(found, truth))
+    assert hits(fallback) >= hits(fast) and hits(scanned) >= hits(fast), (hits(fast), hits(scanned), hits(fallback))
+
+
+PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
+
+
+@pytest.mark.skipif(not (PHOTOS / "testing.xml").is_file(), reason=f"the labelled group photos are not at {PHOTOS}")
+def test_the_default_detector_finds_the_faces_of_the_shared_group_photos():
+    photos = P.labelled_photos(PHOTOS)
+    assert len(photos) == 9 and sum(len(t) for *_, t in photos) == 43
+    found = false = 0
+    for name, img, truth in photos:
+        h, f = match_boxes(detect_faces(img), truth, min_iou=0.3); found += h; false += f
+    assert found >= 42 and false <= 1, (found, false)
+    # what the default adds to its windows: "blazeface", the windows alone, finds far fewer
+    assert sum(match_boxes(detect_faces(img, "blazeface"), t, min_iou=0.3)[0] for _, img, t in photos) < found - 10
+
+
+def test_labelled_photos_say_what_is_wrong(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="no such folder"): P.labelled_photos(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="no dlib XML"): P.labelled_photos(tmp_path)
+    (tmp_path / "faces.xml").write_text("<dataset><images><image file='a.jpg'><box top='1' left='x'/></image></images></dataset>")
+    with pytest.raises(ValueError, match="faces.xml: a box of a.jpg"): P.labelled_photos(tmp_path)
+    (tmp_path / "faces.xml").write_text("<dataset><images>")
+    with pytest.raises(ValueError, match="faces.xml: not a readable XML"): P.labelled_photos(tmp_path)
+    import cv2
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.zeros((40, 50, 3), np.uint8))
+    (tmp_path / "faces.xml").write_text("<dataset><images><image file='a.jpg'><box top='1' left='2' width='3' height='4'/></image></images></dataset>")
+    monkeypatch.setenv("FER_PHOTOS", str(tmp_path))
+    (name, img, boxes), = P.labelled_photos()
+    assert name == "a.jpg" and img.shape == (40, 50, 3) and boxes.tolist() == [[2, 1, 3, 4]]
 
 
 def test_detector_choice_and_errors(model_path):
