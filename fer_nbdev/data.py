@@ -12,9 +12,10 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['EMOTIONS', 'IMAGE_SIZE', 'N_PIXELS', 'USAGES', 'KAGGLE_URL', 'SAMPLE_PATH', 'DataError', 'FERDataset', 'read_fer_csv',
-           'read_image_folder', 'package_dir', 'find_fer2013', 'cache_dir', 'save_arrays', 'read_arrays',
+           'read_image_folder', 'package_dir', 'find_fer2013', 'file_sha256', 'cache_dir', 'save_arrays', 'read_arrays',
            'load_fer2013', 'split_counts', 'plot_class_counts', 'show_faces', 'Splits', 'split_usage',
-           'split_stratified', 'stratified_sample', 'make_sample', 'load_sample']
+           'split_stratified', 'stratified_sample', 'mirror', 'crop_boxes', 'place_crop', 'tta_views', 'make_sample',
+           'load_sample']
 
 # %% ../nbs/00_data.ipynb 8
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # Kaggle label order 0..6
@@ -274,6 +275,13 @@ def find_fer2013(path=None) -> Path:
         "put it in ./data/ or set FER2013_PATH to it; or pass path='sample' for the small sample shipped with fer_nbdev.")
 
 # %% ../nbs/00_data.ipynb 23
+def file_sha256(path) -> str:
+    "The SHA-256 of a file's bytes, as hex: how committed and cached files are checked (models, teacher targets, exported graphs)."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+    return h.hexdigest()
+
 def cache_dir() -> Path:
     "Where parsed datasets are cached: `$FER_NBDEV_CACHE` or `~/.cache/fer_nbdev`."
     return Path(os.environ.get("FER_NBDEV_CACHE", Path.home() / ".cache" / "fer_nbdev"))
@@ -400,6 +408,38 @@ def stratified_sample(ds, per_class, seed=0) -> FERDataset:
     return ds[np.sort(np.concatenate(pick))]
 
 # %% ../nbs/00_data.ipynb 43
+def mirror(x):
+    "Faces mirrored left–right: (N, H, W[, C]) → the same with the width reversed."
+    return np.asarray(x)[:, :, ::-1]
+
+def crop_boxes(size=48, crop=44):
+    "(top, left) of the four corner crops and the centre crop of a `size`×`size` image."
+    e, o = size - crop, (size - crop) // 2
+    return [(0, 0), (0, e), (e, 0), (e, e), (o, o)]
+
+def place_crop(x, top, left, crop):
+    "The `crop`×`crop` window at (top, left) of each face, placed in the centre of a blank canvas of the faces' size."
+    x = np.asarray(x)
+    h, w = x.shape[1:3]
+    ot, ol = (h - crop) // 2, (w - crop) // 2
+    out = np.zeros_like(x)
+    out[:, ot:ot + crop, ol:ol + crop] = x[:, top:top + crop, left:left + crop]
+    return out
+
+def tta_views(x, tta=None, crop=None):
+    "The views of `x` that `tta` averages over: None → [x]; 'flip' → x and its mirror; 'tencrop' → 5 crops × 2 mirrors (needs `crop`); 'auto' → 'tencrop' given a `crop`, else 'flip'."
+    if tta == "auto": tta = "tencrop" if crop else "flip"
+    if tta is None: yield x; return
+    if tta == "flip": yield x; yield mirror(x); return
+    if tta != "tencrop": raise ValueError(f"tta must be None, 'flip', 'tencrop' or 'auto', not {tta!r}")
+    if not crop: raise ValueError("tta='tencrop' needs a model with a RandomCenterCrop layer (train it with crop=c)")
+    xm, w = mirror(x), np.asarray(x).shape[2]
+    for top, left in crop_boxes(w, crop):
+        yield place_crop(x, top, left, crop)
+        yield place_crop(xm, top, w - crop - left, crop)          # the mirror image of the same crop
+
+
+# %% ../nbs/00_data.ipynb 46
 def make_sample(ds, per_class=(24, 6, 6), seed=0) -> FERDataset:
     "A stratified sample with `per_class` faces of each emotion from each of Training, PublicTest, PrivateTest."
     parts = [stratified_sample(ds[ds.usage == u], n, seed) for u, n in zip(USAGES, per_class)]

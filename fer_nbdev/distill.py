@@ -8,7 +8,8 @@ import datetime, json, time
 from pathlib import Path
 import numpy as np
 from .data import FERDataset
-from .ensemble import _sha256, load_committed      # a file's SHA-256, as the committed members record it
+from .data import file_sha256
+from .ensemble import load_committed
 from .results import portable_path, portable_record, read_results, run_info
 
 TEACHERS_DIR = "teachers"   # the targets' folder inside a results folder
@@ -55,7 +56,7 @@ def make_teacher_targets(results_path,        # the teacher's results file: an e
               "teacher_metrics": {k: round(rec["metrics"][k]["accuracy"], 4) for k in ("PublicTest", "PublicTest+tta",
                                   "PrivateTest", "PrivateTest+tta") if k in rec["metrics"]},
               "data": {"source": train.source, "sha256": train.checksum(), "n": len(train)},
-              "shape": list(half.shape), "dtype": "float16", "npz_sha256": _sha256(out),
+              "shape": list(half.shape), "dtype": "float16", "npz_sha256": file_sha256(out),
               "train_accuracy": acc(probs), "train_accuracy_float16": acc(half.astype(np.float32)),
               "mean_top_probability": float(probs.max(1).mean()),
               **run_info(), "wall_time_s": round(time.time() - t0, 2),
@@ -74,7 +75,7 @@ def read_teacher_targets(path,              # a targets file made by `make_teach
         if not p.is_file(): raise FileNotFoundError(f"teacher targets {p} are missing: make them with 06a_distill "
                                                     "(fer-run --profile cpufull --only 06a_distill)")
     rec = json.loads(meta.read_text())
-    if _sha256(path) != rec["npz_sha256"]: raise ValueError(f"{path}: its SHA-256 is not the one {meta.name} recorded (changed or damaged)")
+    if file_sha256(path) != rec["npz_sha256"]: raise ValueError(f"{path}: its SHA-256 is not the one {meta.name} recorded (changed or damaged)")
     if rec["data"]["n"] != len(train) or rec["data"]["sha256"] != train.checksum():
         raise ValueError(f"{path}: made for {rec['data']['n']:,} training faces of {rec['data']['source']} (sha256 "
                          f"{rec['data']['sha256'][:12]}…), not these {len(train):,} ({train.checksum()[:12]}…)")

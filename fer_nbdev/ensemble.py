@@ -412,7 +412,7 @@ def half_precision_keras(src, dst) -> Path:
     tmp.replace(dst)
     return dst
 
-def _sha256(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+from .data import file_sha256
 
 def commit_members(results_path, commit_dir=MEMBERS_DIR) -> list[dict]:
     "Store the members of the ensemble recorded in `results_path` as half-precision `commit_dir/<member run>.keras` files (relative: to the project) and name them in that results file (`committed_members`: path, bytes, sha256); the entries."
@@ -427,7 +427,7 @@ def commit_members(results_path, commit_dir=MEMBERS_DIR) -> list[dict]:
             raise FileNotFoundError(f"{rp}: member {run}'s model file {mp} is gone (a lost runs/?): train it again before committing")
         dst = folder / f"{run}.keras"
         if src.resolve() != dst.resolve(): half_precision_keras(src, dst)   # the same file: a member already read from its committed copy
-        entries.append({"run": run, "path": portable_path(dst.absolute()), "bytes": dst.stat().st_size, "sha256": _sha256(dst)})
+        entries.append({"run": run, "path": portable_path(dst.absolute()), "bytes": dst.stat().st_size, "sha256": file_sha256(dst)})
     rp.write_text(json.dumps(portable_record({**rec, "committed_members": entries}), indent=1))
     return entries
 
@@ -440,7 +440,7 @@ def load_committed(results_path) -> keras.Model:
     for e in rec["committed_members"]:
         p = resolve_path(e["path"])
         if not p.is_file(): raise FileNotFoundError(f"{rp}: its committed member {e['path']} is missing")
-        if _sha256(p) != e["sha256"]: raise ValueError(f"{p}: its SHA-256 is not the one {rp} recorded (changed or damaged)")
+        if file_sha256(p) != e["sha256"]: raise ValueError(f"{p}: its SHA-256 is not the one {rp} recorded (changed or damaged)")
         models.append(load_keras(p))
     weights = rec.get("member_weights") if rec.get("weights_fitted_on") else None
     return average_ensemble(models, weights=weights, name=rec["model"])

@@ -18,8 +18,8 @@ __all__ = ['IMAGE_EXTS', 'CASCADE', 'BLAZEFACE', 'DETECTORS', 'DEFAULT_DETECTOR'
            'load_image', 'to_gray', 'find_faces', 'runtime_cache', 'find_faces_blazeface', 'detect_faces',
            'faceless_backgrounds', 'detection_set', 'match_boxes', 'find_photos', 'labelled_photos', 'crop_faces',
            'load_models', 'demo_model', 'fold_batchnorm', 'model_key', 'export_onnx', 'OnnxModel', 'onnx_model',
-           'onnx_int8_model', 'Face', 'EmotionDetector', 'annotate', 'plot_emotions', 'VideoError', 'open_video',
-           'video_rows', 'main']
+           'remember_graph', 'cached_graph', 'onnx_int8_model', 'Face', 'EmotionDetector', 'annotate', 'plot_emotions',
+           'VideoError', 'open_video', 'video_rows', 'main']
 
 # %% ../nbs/08_predict.ipynb 9
 class ImageError(ValueError):
@@ -813,6 +813,35 @@ def onnx_model(model, *, atol=1e-4, cache=None) -> OnnxModel:
     return m
 
 
+def _graph_record(path) -> Path:
+    "Where the graph exported from the model file `path` is recorded: `runtime_cache()/files/<the file's SHA-256>.json`."
+    from fer_nbdev.data import file_sha256
+    return runtime_cache() / "files" / f"{file_sha256(path)[:32]}.json"
+
+def remember_graph(path, model, graph):
+    """Record that the model file `path` (by its SHA-256) runs as `graph` (`model`'s `OnnxModel`, checked against Keras
+    when it was made), with what prediction needs besides the graph: the name, input shape and crop size."""
+    from fer_nbdev.train import averaged_members, crop_size
+    mw = averaged_members(model)
+    rec = {"graph": graph.path.name, "name": model.name, "input_shape": list(model.input_shape[1:]), "crop": crop_size(model),
+           "mixed_crops": bool(mw and len({crop_size(m) for m in mw[0]}) > 1), "model_file": Path(path).name}
+    out = _graph_record(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(rec, indent=1))
+    os.replace(tmp, out)                                      # atomic: a reader never sees half a record
+
+def cached_graph(path) -> OnnxModel | None:
+    """The `OnnxModel` recorded for the model file `path` (`remember_graph`) where the record and its graph are in the
+    cache and the file has not changed since (its SHA-256): loaded with ONNX Runtime alone, no Keras, no TensorFlow.
+    None otherwise."""
+    try:
+        rec = json.loads(_graph_record(path).read_text())
+        m = OnnxModel(runtime_cache() / rec["graph"], rec["name"], (None, *rec["input_shape"]))
+    except Exception: return None                             # no record, a damaged one, or its graph gone: export again
+    m.crop, m.mixed_crops = rec["crop"], rec["mixed_crops"]
+    return m
+
 def onnx_int8_model(model, *, min_agreement=0.95, reduce_range=True, cache=None) -> OnnxModel:
     """`model`'s convolutions and dense layers quantised to 8-bit integers (weights per channel, 7-bit with `reduce_range`; activations calibrated on the shipped sample's faces) as
     an `OnnxModel`: about twice the faces per CPU second, but not Keras's probabilities (they differ by a few hundredths);
@@ -845,7 +874,7 @@ def onnx_int8_model(model, *, min_agreement=0.95, reduce_range=True, cache=None)
         raise RuntimeError(f"{model.name}: quantised to int8 it agrees with the float model on {agree:.1%} of the sample's faces")
     return q
 
-# %% ../nbs/08_predict.ipynb 79
+# %% ../nbs/08_predict.ipynb 82
 @dataclass
 class Face:
     "One face: `box` (x, y, w, h) in the image's own pixels and `emotions` {emotion: probability} over the 7 EMOTIONS; `whole_image`: no face was found and this is the whole image classified, a guess."
@@ -866,7 +895,7 @@ class Face:
 
     def __getitem__(self, key): return self.to_dict()[key]   # face["box"], face["emotions"], like a dict
 
-# %% ../nbs/08_predict.ipynb 80
+# %% ../nbs/08_predict.ipynb 83
 def _is_many(images, gray):
     "Is `images` several images (a list, a 4-D array, or a 3-D stack of gray images) rather than one?"
     if isinstance(images, (list, tuple)): return True
@@ -875,6 +904,19 @@ def _is_many(images, gray):
         if images.ndim == 3: return bool(gray) if gray is not None else images.shape[-1] not in (1, 2, 3, 4)
     return False
 
+def _model_files(model) -> list | None:
+    "The model files that `model` names (None, a packaged model's name, a path, or a list of them); None where it holds a Keras model."
+    if model is None: model = "default"
+    if isinstance(model, (list, tuple)):
+        files = [_model_files(m) for m in model]
+        return None if not files or any(f is None for f in files) else [p for f in files for p in f]
+    if isinstance(model, str) and model in PACKAGED_MODELS: return [PACKAGED_MODELS[model]]
+    return [Path(model)] if isinstance(model, (str, os.PathLike)) else None
+
+def _keras_backend() -> str:
+    import keras
+    return keras.backend.backend()
+
 class EmotionDetector:
     "Find the faces in images and classify their emotions with one model or an ensemble (probabilities averaged)."
     def __init__(self, model=None, batch_size=256, *, detector=DEFAULT_DETECTOR, runtime="auto", whole_image=False, tta=None,
@@ -882,17 +924,44 @@ class EmotionDetector:
         if detector not in DETECTORS: raise ValueError(f"unknown detector {detector!r}: one of {', '.join(DETECTORS)}")
         if runtime not in RUNTIMES: raise ValueError(f"unknown runtime {runtime!r}: one of {', '.join(RUNTIMES)}")
         if tta not in PREDICT_TTA: raise ValueError(f"unknown tta {tta!r}: one of {', '.join(map(str, PREDICT_TTA))}")
-        self.models = load_models(model)
+        files = _model_files(model)
+        self._spec, self._models, self._graphs = model, None, None
+        if runtime in ("auto", "onnx") and files and all(p.is_file() for p in files):
+            graphs = [cached_graph(p) for p in files]          # exported before: ONNX Runtime alone, Keras not even imported
+            if all(g is not None for g in graphs): self._graphs = graphs
+        if self._graphs is None: self._models = load_models(model)
         self.batch_size, self.padding, self.max_side = int(batch_size), float(padding), max_side
         self.scale_factor, self.min_neighbors, self.min_size = scale_factor, min_neighbors, min_size
         self.detector, self.runtime, self.whole_image, self.min_score = detector, runtime, bool(whole_image), min_score
         self.fold_bn, self.tta = bool(fold_bn), tta
         self._model_ttas()                                      # each model's TTA can be made (else the error says why)
         self._inference_models()                                # export / fold now, not on the first call
+        if self._graphs is None and files and runtime in ("auto", "onnx"):
+            for p, m, g in zip(files, self.models, self._inference_models()):
+                if isinstance(g, OnnxModel): remember_graph(p, m, g)   # the next detector starts from the graph
+
+    @property
+    def models(self) -> list:
+        "The Keras models (loaded on first use where prediction runs from cached graphs: `cached_graph`)."
+        if self._models is None: self._models = load_models(self._spec)
+        return self._models
+
+    @models.setter
+    def models(self, value): self._models, self._graphs = list(value), None
+
+    @property
+    def _from_graphs(self) -> bool:
+        "Whether prediction runs from cached graphs, without Keras."
+        return self._graphs is not None and self.runtime in ("auto", "onnx")
+
+    def _named(self) -> list:
+        "What predicts, one per model: the cached graphs, or the Keras models."
+        return self._graphs if self._from_graphs else self.models
 
     def __repr__(self):
-        return (f"EmotionDetector({len(self.models)} model{'s' * (len(self.models) > 1)}: "
-                f"{', '.join(m.name for m in self.models)}; detector={self.detector}, runtime={self.runtimes_used}, "
+        named = self._named()
+        return (f"EmotionDetector({len(named)} model{'s' * (len(named) > 1)}: "
+                f"{', '.join(m.name for m in named)}; detector={self.detector}, runtime={self.runtimes_used}, "
                 + (f"tta={self.tta}, " if self.tta else "") +
                 f"batch_size={self.batch_size}, padding={self.padding})")
 
@@ -916,6 +985,7 @@ class EmotionDetector:
 
     def _inference_models(self) -> list:
         "The models as called (see `_runtime_model`), made once for the current `models`, `runtime` and `fold_bn`."
+        if self._from_graphs: return self._graphs
         return self._cached("_folded", (self.fold_bn, self.runtime, *self.models), lambda: [self._runtime_model(m) for m in self.models])
 
     @property
@@ -927,30 +997,30 @@ class EmotionDetector:
 
     def _model_ttas(self) -> list:
         "(tta, crop size) per model, made once for the current `tta` and `models`: 'auto' resolved per model ('tencrop' for one trained on crops, else 'flip'); a TTA a model cannot take raises."
-        return self._cached("_ttas", (self.tta, *self.models), self._make_ttas)
+        return self._cached("_ttas", (self.tta, *self._named()), self._make_ttas)
 
     def _make_ttas(self) -> list:
-        from fer_nbdev.train import averaged_members, crop_size
         tta, out = self.tta, []
-        for m in self.models:
-            if tta in ("tencrop", "auto") and (mw := averaged_members(m)) and len({crop_size(s) for s in mw[0]}) > 1:
+        if not self._from_graphs: from fer_nbdev.train import averaged_members, crop_size
+        for m in self._named():
+            if isinstance(m, OnnxModel): c, mixed = m.crop, m.mixed_crops      # recorded with the graph
+            else: c, mixed = crop_size(m), bool((mw := averaged_members(m)) and len({crop_size(s) for s in mw[0]}) > 1)
+            if tta in ("tencrop", "auto") and mixed:
                 raise ValueError(f"{m.name}: one file averaging models trained with and without crops; for tta={tta!r} pass "
                                  "its members as separate models (--model, repeated), so each gets its own views")
-            c = crop_size(m)
             out.append((("tencrop" if c else "flip") if tta == "auto" else tta, c))
-        if tta == "tencrop" and (plain := [m.name for m, (_, c) in zip(self.models, out) if not c]):
+        if tta == "tencrop" and (plain := [m.name for m, (_, c) in zip(self._named(), out) if not c]):
             raise ValueError(f"tta='tencrop' needs models trained on crops; {', '.join(plain)} has no crop layer (tta='auto' flips it instead)")
         return out
 
     def _predict_batch(self, x):
         "Probabilities (n, 7) of one batch of uint8 faces (n, 48, 48, 1): one call of each model on all the views its TTA averages (`train.tta_views`: as in training's evaluation)."
-        import keras
-        from fer_nbdev.train import tta_views
+        from fer_nbdev.data import tta_views
         n, out = len(x), []
         for model, (tta, crop) in zip(self._inference_models(), self._model_ttas()):
             v = np.concatenate(list(tta_views(x, tta, crop)))
             views = len(v) // n
-            if keras.backend.backend() == "jax" and not isinstance(model, OnnxModel):   # jax compiles per shape: pad to a power of two
+            if not isinstance(model, OnnxModel) and _keras_backend() == "jax":   # jax compiles per shape: pad to a power of two
                 m = min(1 << (len(v) - 1).bit_length(), max(self.batch_size * views, len(v)))
                 if m > len(v): v = np.concatenate([v, np.zeros((m - len(v), *v.shape[1:]), v.dtype)])
             vi = np.repeat(v, 3, -1) if model.input_shape[-1] == 3 else v
@@ -1026,7 +1096,7 @@ class EmotionDetector:
         faces = self.detect_emotions(image, gray=False, bgr=bgr, cropped=cropped)
         return max((f.top_emotion for f in faces), key=lambda t: t[1], default=None)
 
-# %% ../nbs/08_predict.ipynb 91
+# %% ../nbs/08_predict.ipynb 94
 EMOTION_COLORS = {"angry": (214, 39, 40), "disgust": (44, 160, 44), "fear": (148, 103, 189), "happy": (255, 160, 0),
                   "sad": (31, 119, 180), "surprise": (227, 119, 194), "neutral": (127, 127, 127)}
 
@@ -1060,7 +1130,7 @@ def plot_emotions(face, ax=None, title=None):
     if title: ax.set_title(title)
     return ax
 
-# %% ../nbs/08_predict.ipynb 103
+# %% ../nbs/08_predict.ipynb 106
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 
 class VideoError(ImageError):
@@ -1132,7 +1202,7 @@ def video_rows(frames) -> list:
                          **({"whole_image": True} if f.whole_image else {})})
     return rows
 
-# %% ../nbs/08_predict.ipynb 112
+# %% ../nbs/08_predict.ipynb 115
 def _list_inputs(paths):
     "Expand files and folders (recursively, image and video extensions, hidden files skipped): [(path, root folder or None, error)]."
     out, seen = [], set()

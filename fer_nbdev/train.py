@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import keras
 from .data import EMOTIONS, FERDataset
+from .data import mirror, crop_boxes, place_crop, tta_views   # NumPy only: prediction from a cached graph needs no Keras
 from .results import score, write_results, resolve_dir, resolve_path, gpu_name
 from .augment import RandomCenterCrop, RandomShearAffine
 
 # %% auto 0
 __all__ = ['set_seed', 'as_xy', 'one_hot', 'balanced_class_weights', 'make_optimizer', 'use_mixed_precision',
            'set_compute_policy', 'mix_batch', 'FaceBatches', 'ResumableBackup', 'backup_epoch', 'soften',
-           'distill_targets', 'fit', 'mirror', 'crop_size', 'crop_boxes', 'place_crop', 'tta_views', 'averaged_members',
-           'predict_proba', 'evaluate', 'load_keras', 'inference_model', 'save_model', 'run_experiment',
-           'teacher_predictions', 'plot_history', 'plot_confusion']
+           'distill_targets', 'fit', 'crop_size', 'averaged_members', 'predict_proba', 'evaluate', 'load_keras',
+           'inference_model', 'save_model', 'run_experiment', 'teacher_predictions', 'plot_history', 'plot_confusion']
 
 # %% ../nbs/03a_train.ipynb 9
 def set_seed(seed=0):
@@ -268,10 +268,6 @@ def fit(model, train, val, *, epochs=30, batch_size=64, learning_rate=1e-3, opti
     return history
 
 # %% ../nbs/03a_train.ipynb 28
-def mirror(x):
-    "Faces mirrored left–right: (N, H, W[, C]) → the same with the width reversed."
-    return np.asarray(x)[:, :, ::-1]
-
 def crop_size(model):
     "The size `c` of the model's `RandomCenterCrop`, or of the centre crop that replaces it in a saved inference graph (searched in nested models), or None."
     for layer in model.layers:
@@ -279,32 +275,6 @@ def crop_size(model):
         if isinstance(layer, keras.layers.Cropping2D) and layer.name.startswith("center_crop"): return layer.output.shape[1]
         if isinstance(layer, keras.Model) and (c := crop_size(layer)): return c
     return None
-
-def crop_boxes(size=48, crop=44):
-    "(top, left) of the four corner crops and the centre crop of a `size`×`size` image."
-    e, o = size - crop, (size - crop) // 2
-    return [(0, 0), (0, e), (e, 0), (e, e), (o, o)]
-
-def place_crop(x, top, left, crop):
-    "The `crop`×`crop` window at (top, left) of each face, placed in the centre of a blank canvas of the faces' size."
-    x = np.asarray(x)
-    h, w = x.shape[1:3]
-    ot, ol = (h - crop) // 2, (w - crop) // 2
-    out = np.zeros_like(x)
-    out[:, ot:ot + crop, ol:ol + crop] = x[:, top:top + crop, left:left + crop]
-    return out
-
-def tta_views(x, tta=None, crop=None):
-    "The views of `x` that `tta` averages over: None → [x]; 'flip' → x and its mirror; 'tencrop' → 5 crops × 2 mirrors (needs `crop`); 'auto' → 'tencrop' given a `crop`, else 'flip'."
-    if tta == "auto": tta = "tencrop" if crop else "flip"
-    if tta is None: yield x; return
-    if tta == "flip": yield x; yield mirror(x); return
-    if tta != "tencrop": raise ValueError(f"tta must be None, 'flip', 'tencrop' or 'auto', not {tta!r}")
-    if not crop: raise ValueError("tta='tencrop' needs a model with a RandomCenterCrop layer (train it with crop=c)")
-    xm, w = mirror(x), np.asarray(x).shape[2]
-    for top, left in crop_boxes(w, crop):
-        yield place_crop(x, top, left, crop)
-        yield place_crop(xm, top, w - crop - left, crop)          # the mirror image of the same crop
 
 def averaged_members(model):
     "The (members, weights) of a model whose output averages nested member models (`keras.layers.Average`, or a layer with `member_weights`), in the order it averages them; else None."

@@ -115,6 +115,39 @@ def test_blazeface_through_onnx_runtime_and_opencv_gives_the_same_boxes(dset, mo
     assert hits(fallback) >= hits(fast) and hits(scanned) >= hits(fast), (hits(fast), hits(scanned), hits(fallback))
 
 
+def test_a_detector_from_a_cached_graph_imports_neither_tensorflow_nor_keras(model_path, tmp_path, monkeypatch):
+    import subprocess
+    monkeypatch.setattr(P, "_BF_ORT", {})                   # BlazeFace's graphs too in this module's cache, not another's
+    det = EmotionDetector(model_path)                       # exports the graph and records it under the file's SHA-256
+    assert det.runtimes_used == "onnx" and P.cached_graph(model_path) is not None
+    want = [f.to_dict() for f in det.detect_emotions(hopper())]
+    code = ("import json, sys, matplotlib.cbook\n"
+            "from fer_nbdev.predict import EmotionDetector, load_image\n"
+            "d = EmotionDetector(sys.argv[1], tta='flip')\n"
+            "faces = d.detect_emotions(load_image(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)))\n"
+            "flip = [f.to_dict() for f in faces]\n"
+            "d.tta = None\n"
+            "faces = d.detect_emotions(load_image(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)))\n"
+            "print(json.dumps({'faces': [f.to_dict() for f in faces], 'flip': flip, 'runtime': d.runtimes_used,\n"
+            "                  'loaded': sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)}))\n")
+    r = subprocess.run([sys.executable, "-c", code, str(model_path)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(r.stdout.splitlines()[-1])
+    assert got["loaded"] == [] and got["runtime"] == "onnx", got
+    assert [f["box"] for f in got["faces"]] == [f["box"] for f in want]
+    for g, w in zip(got["faces"], want):
+        np.testing.assert_allclose(list(g["emotions"].values()), list(w["emotions"].values()), atol=1e-5)
+    flip = EmotionDetector(model_path, tta="flip").detect_emotions(hopper())
+    np.testing.assert_allclose([list(f["emotions"].values()) for f in got["flip"]], [list(f.emotions.values()) for f in flip], atol=1e-5)
+    # the record is the file's bytes: a copy finds it, a changed file does not, a damaged record is made again
+    copy, changed = tmp_path / "copy.keras", tmp_path / "changed.keras"
+    copy.write_bytes(model_path.read_bytes()); changed.write_bytes(model_path.read_bytes() + b"\0")
+    assert P.cached_graph(copy) is not None and P.cached_graph(changed) is None
+    P._graph_record(model_path).write_text("{not json")
+    assert P.cached_graph(model_path) is None
+    assert EmotionDetector(model_path).runtimes_used == "onnx" and P.cached_graph(model_path) is not None
+
+
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
 
 
