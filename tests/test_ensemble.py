@@ -234,13 +234,13 @@ def test_committed_ensembles_score_as_recorded():
     "Each results file naming committed members: its ensemble, rebuilt from models/ alone, gives the recorded test accuracy within 0.1 point on the full FER2013."
     from conftest import ROOT, FULL_DATA
     from fer_nbdev.baseline import get_splits
-    from fer_nbdev.data import load_fer2013
+    from fer_nbdev.data import load_fer2013, file_sha256
     from fer_nbdev.train import averaged_members, predict_proba
     recs = [r for r in read_results(ROOT / "results") if r.get("committed_members")]
     if not recs: pytest.skip("no ensemble has committed members yet (fer-run --profile cpufull commits the best ensemble's)")
     for r in recs:                                      # the files are there and intact, whatever data is at hand
         for e in r["committed_members"]:
-            assert (ROOT / e["path"]).is_file() and E._sha256(ROOT / e["path"]) == e["sha256"], e["path"]
+            assert (ROOT / e["path"]).is_file() and file_sha256(ROOT / e["path"]) == e["sha256"], e["path"]
     if not FULL_DATA.is_file(): pytest.skip(f"full FER2013 not at {FULL_DATA}")
     full = load_fer2013(FULL_DATA)
     probas = {}   # each committed member scored once (by checksum, TTA and split), whichever ensembles share it
