@@ -418,6 +418,7 @@ def find_faces_blazeface(image,
                          scan=False,           # also scan the whole photo enlarged so that faces of `min_face` px are seen
                          min_face=30,          # the smallest face (px) the scan looks for
                          max_side=1024,        # the scan's image is at most this long (larger photos: larger smallest faces)
+                         closeup=0.4,          # no scan when the windows found a face this fraction of the photo's shorter side
                          sure=0.7,             # a scanned box with this score is kept; one with less needs confirming:
                          confirm=0.5,          # ... at least this score, and the full-range model's at least this, on its box
                          haar_boxes=True,      # grow BlazeFace's boxes to Haar-like ones (False: its own boxes)
@@ -432,7 +433,8 @@ def find_faces_blazeface(image,
     wins = _windows(h, w, levels)
     boxes, p = _window_boxes(a, model, wins, min_score, haar_boxes, threads)
     scale = min(SCAN_FACE_PX / min_face, max_side / max(h, w))
-    if scan and scale > 1.25 * size / min(t for *_, t in wins):   # finer than the finest windows
+    near = len(boxes) and boxes[:, 2].max() >= closeup * min(h, w) > 0   # a close-up: small faces would be the background's
+    if scan and not near and scale > 1.25 * size / min(t for *_, t in wins):   # finer than the finest windows
         sess = _blazeface_onnx(model, threads)
         if sess is not None:                         # the whole photo in one call: the graph takes any size
             x = _scaled_input(a, scale)
