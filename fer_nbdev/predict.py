@@ -940,7 +940,9 @@ class EmotionDetector:
         self._inference_models()                                # export / fold now, not on the first call
         if self._graphs is None and files and runtime in ("auto", "onnx"):
             for p, m, g in zip(files, self.models, self._inference_models()):
-                if isinstance(g, OnnxModel): remember_graph(p, m, g)   # the next detector starts from the graph
+                if not isinstance(g, OnnxModel): continue
+                try: remember_graph(p, m, g)                     # the next detector starts from the graph
+                except OSError: pass                             # a cache that cannot be written: only slower starts
 
     @property
     def models(self) -> list:
