@@ -409,7 +409,7 @@ def _iou_any(boxes, others, at_least=0.3) -> np.ndarray:
     inter = iw * ih
     return (inter / (b[..., 2] * b[..., 3] + o[..., 2] * o[..., 3] - inter) >= at_least).any(1)
 
-def find_faces_blazeface(image,
+def find_faces_blazeface(image,                # a photo: a path, a PIL image or an array (gray, RGB or RGBA)
                          *,
                          bgr=False,            # a 3-channel array is BGR (as OpenCV reads), not RGB
                          model="short",        # the BlazeFace model: "short" (128 px input) or "full" (192 px) range
