@@ -68,8 +68,8 @@ def test_flip_tta_at_prediction_reproduces_the_runs_flip_accuracy(name):
         want = evaluate(load_keras(ASSETS / f"fer_{name}.keras"), test, tta="flip")["accuracy"]
     got = (EmotionDetector(name, tta="flip").classify(test.images).argmax(1) == test.labels).mean()
     assert abs(got - want) <= 0.001, (got, want)
-    plain = (EmotionDetector(name).classify(test.images).argmax(1) == test.labels).mean()
-    assert got != plain          # the mirrors did go through the model
+    # the mirrors did go through the model: not the plain accuracy (which the shipped file reproduces: the test above)
+    assert got != provenance(name)["accuracy"]["PrivateTest"]
 
 
 @needs_full_data
@@ -86,9 +86,11 @@ def test_tencrop_tta_at_prediction_reproduces_the_runs_tencrop_accuracy(name):
     rec = json.loads((ROOT / provenance(name)["results_file"]).read_text())
     want = rec["metrics"]["PrivateTest+tencrop"]["accuracy"]
     test = split_usage(load_fer2013(FULL_DATA)).test
-    for tta in ("tencrop", "auto"):
-        got = (EmotionDetector(name, tta=tta).classify(test.images).argmax(1) == test.labels).mean()
-        assert abs(got - want) <= 0.001, (tta, got, want)
+    got = (EmotionDetector(name, tta="tencrop").classify(test.images).argmax(1) == test.labels).mean()
+    assert abs(got - want) <= 0.001, (got, want)
+    # 'auto' picks ten crops for it: the same views (scored once, above), not a second pass over PrivateTest
+    assert EmotionDetector(name, tta="auto")._model_ttas() == EmotionDetector(name, tta="tencrop")._model_ttas()
+    assert EmotionDetector(name, tta="auto")._model_ttas()[0][0] == "tencrop"
 
 
 PLAIN_KERAS = """
