@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb 5
 from __future__ import annotations
-import gzip, hashlib, io, json, os, queue, threading, zlib
+import contextlib, gzip, hashlib, io, json, os, queue, sys, threading, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -12,10 +12,10 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['EMOTIONS', 'IMAGE_SIZE', 'N_PIXELS', 'USAGES', 'KAGGLE_URL', 'SAMPLE_PATH', 'DataError', 'FERDataset', 'read_fer_csv',
-           'read_image_folder', 'package_dir', 'find_fer2013', 'file_sha256', 'cache_dir', 'save_arrays', 'read_arrays',
-           'load_fer2013', 'split_counts', 'plot_class_counts', 'show_faces', 'Splits', 'split_usage',
-           'split_stratified', 'stratified_sample', 'mirror', 'crop_boxes', 'place_crop', 'tta_views', 'make_sample',
-           'load_sample']
+           'read_image_folder', 'package_dir', 'find_fer2013', 'file_sha256', 'native_output_to', 'cache_dir',
+           'save_arrays', 'read_arrays', 'load_fer2013', 'split_counts', 'plot_class_counts', 'show_faces', 'Splits',
+           'split_usage', 'split_stratified', 'stratified_sample', 'mirror', 'crop_boxes', 'place_crop', 'tta_views',
+           'make_sample', 'load_sample']
 
 # %% ../nbs/00_data.ipynb 8
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # Kaggle label order 0..6
@@ -281,6 +281,22 @@ def file_sha256(path) -> str:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
     return h.hexdigest()
+
+@contextlib.contextmanager
+def native_output_to(path=os.devnull):
+    """Send this process's file descriptors 1 and 2, C++ libraries' output too (TensorFlow's logging, which no Python
+    setting silences), to the file `path` while the block runs; Python's exceptions still reach the caller."""
+    sys.stdout.flush(); sys.stderr.flush()
+    if path != os.devnull: Path(path).parent.mkdir(parents=True, exist_ok=True)
+    saved = [os.dup(1), os.dup(2)]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(fd, 1); os.dup2(fd, 2)
+        yield
+    finally:
+        sys.stdout.flush(); sys.stderr.flush()
+        os.dup2(saved[0], 1); os.dup2(saved[1], 2)
+        for f in (fd, *saved): os.close(f)
 
 def cache_dir() -> Path:
     "Where parsed datasets are cached: `$FER_NBDEV_CACHE` or `~/.cache/fer_nbdev`."

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse, ast, contextlib, datetime, fnmatch, functools, json, logging, os, re, shutil, socket, sys, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
+from .data import native_output_to   # C++ libraries' output (TensorFlow's logging) away from the terminal
 from .results import parameter_changes, describe_changes   # how a run's recorded parameters differ from now
 
 # %% auto 0
@@ -728,26 +729,11 @@ def run_profile(profile="smoke", overrides=None, only=None, redo=False, results_
         shrink_models(Path(model_dir) if model_dir else Path(runs_dir) / prof["name"] / "models")
     return summary
 
-@contextlib.contextmanager
-def _fds_to(path):
-    "Send this process's file descriptors 1 and 2 (C++ libraries' output too) to the file `path` for the duration."
-    sys.stdout.flush(); sys.stderr.flush()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    saved = [os.dup(1), os.dup(2)]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.dup2(fd, 1); os.dup2(fd, 2)
-        yield
-    finally:
-        sys.stdout.flush(); sys.stderr.flush()
-        os.dup2(saved[0], 1); os.dup2(saved[1], 2)
-        for f in (fd, *saved): os.close(f)
-
 SHRINK_OVER_MB = 4    # a run on the sample keeps model files larger than this in half precision
 
 def shrink_models(folder, over_mb=SHRINK_OVER_MB) -> list[Path]:
     "Store every `.keras` file in `folder` larger than `over_mb` MB with float16 weights (`ensemble.half_precision_keras`): what a run on the sample does with the ImageNet-sized networks it checks, so that its runs/ stays near 100 MB; the files shrunk."
-    with _fds_to(Path(folder).parent / "shrink_models.log"):   # importing Keras wakes TensorFlow's C++ logging: not on the terminal
+    with native_output_to(Path(folder).parent / "shrink_models.log"):   # importing Keras wakes TensorFlow's C++ logging: not on the terminal
         from fer_nbdev.ensemble import half_precision_keras
     big = [p for p in sorted(Path(folder).glob("*.keras")) if p.stat().st_size > over_mb * 1e6] if Path(folder).is_dir() else []
     for p in big: half_precision_keras(p, p)

@@ -205,12 +205,14 @@ def _blazeface_onnx(name, threads=None):
             src = _blazeface_file(name)
             path = runtime_cache() / f"blazeface-{name}-{src.stat().st_size}-gray-any-size.onnx"
             if not path.is_file():
-                import logging, warnings, onnx, tf2onnx
+                import logging, warnings, onnx
+                from fer_nbdev.data import native_output_to
+                with native_output_to(): import tf2onnx       # TensorFlow's C++ logging, once: not the user's to read
                 logging.getLogger("tf2onnx").setLevel(logging.ERROR)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
                 try:
-                    with warnings.catch_warnings():
+                    with warnings.catch_warnings(), native_output_to():
                         warnings.simplefilter("ignore")
                         m, _ = tf2onnx.convert.from_tflite(str(src), opset=17)
                     onnx.save(_gray_batched(m), str(tmp))
@@ -1300,7 +1302,8 @@ def main(argv=None) -> int:
         return 1
     try:
         import warnings
-        with warnings.catch_warnings(record=True) as caught:
+        from fer_nbdev.data import native_output_to
+        with warnings.catch_warnings(record=True) as caught, native_output_to():   # TensorFlow's C++ logging, when it loads
             warnings.simplefilter("always")
             det = EmotionDetector(args.model, batch_size=args.batch_size, padding=args.padding, max_side=args.max_side,
                                   min_size=args.min_size, detector=args.detector, runtime=args.runtime,
