@@ -310,6 +310,10 @@ def _scaled_windows(a, wins, size):
         origins[i] = X / s, Y / s
     return blob, origins
 
+def _scores_and_boxes(out):
+    "A BlazeFace session's two outputs in order: scores (…, anchors, 1), then box regressions (…, anchors, 16)."
+    return (out[0], out[1]) if out[0].shape[-1] == 1 else (out[1], out[0])
+
 def _sigmoid(v): return 1 / (1 + np.exp(-np.clip(np.asarray(v, np.float64), -100, 100)))   # MediaPipe clips scores at ±100
 
 def _decode(reg, anchors, keep):
@@ -339,7 +343,7 @@ def _window_boxes(a, model, wins, min_score, haar_boxes=True, threads=None):
         net = _blazeface_net(model)
         net.setInput(np.repeat(x, 3, axis=-1).transpose(0, 3, 1, 2))
         out = net.forward(net.getUnconnectedOutLayersNames())
-    cls, reg = (out[0], out[1]) if out[0].shape[-1] == 1 else (out[1], out[0])
+    cls, reg = _scores_and_boxes(out)
     if sess is None: cls, reg = _per_window(cls, len(wins), model), _per_window(reg, len(wins), model)
     p_all = _sigmoid(cls[..., 0])
     all_boxes, all_p = [np.zeros((0, 4))], [np.zeros(0)]
@@ -371,8 +375,7 @@ def _scaled_input(a, scale) -> np.ndarray:
 
 def _run_any_size(sess, model, x, min_score, haar_boxes=True) -> list:
     "For each image of the batch `x` (n, h, w, 1), its boxes (m, 4) in `x`'s pixels and their scores, from the session `sess`."
-    out = sess.run(None, {sess.get_inputs()[0].name: x})
-    cls, reg = (out[0], out[1]) if out[0].shape[-1] == 1 else (out[1], out[0])
+    cls, reg = _scores_and_boxes(sess.run(None, {sess.get_inputs()[0].name: x}))
     anchors, found = _blazeface_anchors(model, *x.shape[1:3]), []
     for c, r in zip(cls, reg):
         p = _sigmoid(c[:, 0])
@@ -388,8 +391,9 @@ def _confirmed(x, boxes, scale, min_score, haar_boxes=True, threads=None) -> np.
     sess, c = _blazeface_onnx("full", threads), CONFIRM_CROP
     if sess is None or not len(boxes): return np.zeros(len(boxes), bool)
     H, W = x.shape[1:3]
+    scaled = np.asarray(boxes) * scale                        # in the scanned image's pixels
     crops, origins = np.full((len(boxes), c, c, 1), -1, np.float32), np.zeros((len(boxes), 2))
-    for i, (bx, by, bw, bh) in enumerate(np.asarray(boxes) * scale):
+    for i, (bx, by, bw, bh) in enumerate(scaled):
         X, Y = int(round(bx + bw / 2 - c / 2)), int(round(by + bh / 2 - c / 2))
         x0, y0, x1, y1 = max(X, 0), max(Y, 0), min(X + c, W), min(Y + c, H)
         crops[i, y0 - Y:y1 - Y, x0 - X:x1 - X] = x[0, y0:y1, x0:x1]
@@ -397,7 +401,7 @@ def _confirmed(x, boxes, scale, min_score, haar_boxes=True, threads=None) -> np.
     ok = np.zeros(len(boxes), bool)
     for i, (fb, _) in enumerate(_run_any_size(sess, "full", crops, min_score, haar_boxes)):
         fb[:, :2] += origins[i]
-        ok[i] = _iou_any(np.asarray(boxes[i:i + 1]) * scale, fb)[0]
+        ok[i] = _iou_any(scaled[i:i + 1], fb)[0]
     return ok
 
 SCAN_FACE_PX = 24   # the side in the scanned image of a face of `min_face` px: about the short-range model's smallest face
@@ -817,6 +821,12 @@ def onnx_model(model, *, atol=1e-4, cache=None) -> OnnxModel:
     return m
 
 
+def _crops(model) -> tuple:
+    "A Keras model's crop size (`train.crop_size`), and whether it averages members trained with and without crops."
+    from fer_nbdev.train import averaged_members, crop_size
+    mw = averaged_members(model)
+    return crop_size(model), bool(mw and len({crop_size(m) for m in mw[0]}) > 1)
+
 def _graph_record(path) -> Path:
     "Where the graph exported from the model file `path` is recorded: `runtime_cache()/files/<the file's SHA-256>.json`."
     from fer_nbdev.data import file_sha256
@@ -825,10 +835,9 @@ def _graph_record(path) -> Path:
 def remember_graph(path, model, graph):
     """Record that the model file `path` (by its SHA-256) runs as `graph` (`model`'s `OnnxModel`, checked against Keras
     when it was made), with what prediction needs besides the graph: the name, input shape and crop size."""
-    from fer_nbdev.train import averaged_members, crop_size
-    mw = averaged_members(model)
-    rec = {"graph": graph.path.name, "name": model.name, "input_shape": list(model.input_shape[1:]), "crop": crop_size(model),
-           "mixed_crops": bool(mw and len({crop_size(m) for m in mw[0]}) > 1), "model_file": Path(path).name}
+    crop, mixed = _crops(model)
+    rec = {"graph": graph.path.name, "name": model.name, "input_shape": list(model.input_shape[1:]), "crop": crop,
+           "mixed_crops": mixed, "model_file": Path(path).name}
     out = _graph_record(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
@@ -1007,10 +1016,8 @@ class EmotionDetector:
 
     def _make_ttas(self) -> list:
         tta, out = self.tta, []
-        if not self._from_graphs: from fer_nbdev.train import averaged_members, crop_size
         for m in self._named():
-            if isinstance(m, OnnxModel): c, mixed = m.crop, m.mixed_crops      # recorded with the graph
-            else: c, mixed = crop_size(m), bool((mw := averaged_members(m)) and len({crop_size(s) for s in mw[0]}) > 1)
+            c, mixed = (m.crop, m.mixed_crops) if isinstance(m, OnnxModel) else _crops(m)   # a graph's: recorded with it
             if tta in ("tencrop", "auto") and mixed:
                 raise ValueError(f"{m.name}: one file averaging models trained with and without crops; for tta={tta!r} pass "
                                  "its members as separate models (--model, repeated), so each gets its own views")
