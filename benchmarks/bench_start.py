@@ -5,7 +5,7 @@ find the cached graph by the model's weights).
     python benchmarks/bench_start.py [PHOTO] [--runs 5] [--model default]
 
 Each run is a new process (`fer-predict PHOTO --quiet`); its peak resident memory is the kernel's (wait4). "cached"
-runs find the graph's record (`fer_nbdev.predict.cached_graph`, keyed by the .keras file's SHA-256); "keras first"
+runs find the graph's record (`fer_nbdev.runtime.cached_graph`, keyed by the .keras file's SHA-256); "keras first"
 runs have the records removed before each start, so the process loads Keras and the model as before, then writes the
 record again. The exported graphs themselves are cached in both. Medians over --runs; the ratio is what carries to
 another machine (the targets: ≤ 1.5 s and ≤ 400 MB on 2 cores). Nothing is asserted.
@@ -33,9 +33,11 @@ if __name__ == "__main__":
                     help="a photo (default: matplotlib's portrait of Grace Hopper)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--model", default="default", help="a packaged model's name or a .keras file (default: the packaged default)")
-    ap.add_argument("--json", default=None, help="also write the figures here (08_predict shows results/benchmarks/start.json)")
+    ap.add_argument("--json", default=None, help="also write the figures here (08a_runtime shows results/benchmarks/start.json)")
     a = ap.parse_args()
-    from fer_nbdev.predict import runtime_cache, _graph_record, _model_files
+    from fer_nbdev.detect import runtime_cache
+    from fer_nbdev.runtime import _graph_record
+    from fer_nbdev.predict import _model_files
     exe = shutil.which("fer-predict") or sys.exit("fer-predict is not installed (pip install -e .)")
     cmd, env = [exe, str(a.photo), "--model", a.model, "--quiet"], dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     record = _graph_record(_model_files(a.model)[0])

@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np, keras
 from fer_nbdev.models import build_model
 from fer_nbdev.data import load_sample
-from fer_nbdev.pipeline import _TUNED_AS_VGG
+from fer_nbdev.profiles import TUNED_AS_VGG
 
 CANDIDATES = {                        # name: (model, builder arguments)
     "cnn4": ("cnn4", {}),
@@ -23,8 +23,8 @@ CANDIDATES = {                        # name: (model, builder arguments)
     "resnet_c40": ("resnet", dict(crop=40)),
     "resnet_48": ("resnet", {}),
     "resnet2222_c40": ("resnet", dict(crop=40, blocks=(2, 2, 2, 2))),
-    "tuned_48": ("vgg", _TUNED_AS_VGG),                     # 04_tuning's winner: a half-width VGG
-    "tuned_c44": ("vgg", dict(crop=44, **_TUNED_AS_VGG)),
+    "tuned_48": ("vgg", TUNED_AS_VGG),                     # 04_tuning's winner: a half-width VGG
+    "tuned_c44": ("vgg", dict(crop=44, **TUNED_AS_VGG)),
 }
 TRAIN_FACES = 28_709                  # FER2013 Training
 

@@ -65,7 +65,7 @@ def find_data(data_dir=None, download=True, run=None) -> Path | None:
 # %% ../nbs/10_colab.ipynb 15
 def _declared(src) -> set:
     "Names a cell's source assigns at its top level (nothing if it is not plain Python)."
-    from fer_nbdev.pipeline import _assigned
+    from fer_nbdev.profiles import _assigned
     try: return set(_assigned(src))
     except SyntaxError: return set()
 
@@ -102,7 +102,7 @@ def setup_colab(profile="gpu", checkout=None, data_dir=None, install=True, gpu=N
     gpu = has_gpu() if gpu is None else gpu
     params = {}
     if gpu and data:
-        from fer_nbdev.pipeline import PROFILES
+        from fer_nbdev.profiles import PROFILES
         params = dict(PROFILES[profile]["parameters"])
         use_after_parameters(params, shell)
     elif gpu: print("A GPU, but no FER2013: the notebook keeps its small defaults on the sample.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .pipeline import RECIPE, RECIPE_BASE, RECIPE_EPOCHS, RECIPE_VARIANTS
+from .profiles import RECIPE, RECIPE_BASE, RECIPE_EPOCHS, RECIPE_VARIANTS
 from .results import read_results
 
 # %% auto 0

@@ -1,4 +1,4 @@
-"""The benchmark scripts whose --json files 08_predict renders still run and write what the notebook reads: run on
+"""The benchmark scripts whose --json files 08_detect, 08a_runtime and 08b_predict render still run and write what the notebook reads: run on
 the shipped sample, with few faces and one repetition (numbers from such a run are checks, never results)."""
 import json, subprocess, sys
 from pathlib import Path
@@ -10,7 +10,7 @@ pytest.importorskip("cv2")
 
 
 def test_bench_haar_writes_the_settings_table(tmp_path):
-    from fer_nbdev.predict import find_faces
+    from fer_nbdev.detect import find_faces
     out = tmp_path / "haar.json"
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_haar.py"), "--data", "sample", "--faces", "24",
                         "--reps", "1", "--json", str(out)], capture_output=True, text=True, timeout=600)
@@ -27,7 +27,7 @@ def test_bench_haar_writes_the_settings_table(tmp_path):
     assert by["defaults"]["found"] >= 8, by["defaults"]           # Haar finds most plain pasted faces (about two in three)
     # a half-size search scans a quarter of the pixels: less CPU time than the defaults
     assert by["searched at 1/2 size"]["photo1024_cpu_ms"] < by["defaults"]["photo1024_cpu_ms"]
-    # what 08_predict checks: the file measured this library's defaults
+    # what 08_detect checks: the file measured this library's defaults
     import inspect
     assert b["find_faces_defaults"] == {k: v.default for k, v in inspect.signature(find_faces).parameters.items()
                                         if v.default is not inspect.Parameter.empty and k != "bgr"}

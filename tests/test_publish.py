@@ -10,13 +10,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fer_nbdev.pipeline import (OUTPUTS_TAG, banner_info, find_banner, finished_runs, main, pick_runs, publish_outputs)
+from fer_nbdev.publish import OUTPUTS_TAG, banner_info, find_banner, finished_runs, pick_runs, publish_outputs
+from fer_nbdev.pipeline import main
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / "nbs"
 BUDGET_MB, NOTEBOOK_MB, MAX_WIDTH = 15, 1.5, 900
 LISTED = ("00_data", "01_augmentation", "02_baseline", "03_cnn", "04_tuning", "05_transfer", "06_ensemble",
-          "07_report", "08_predict")   # the pages issue 14 lists: each shows the outputs of a run
+          "07_report", "08_detect", "08a_runtime", "08b_predict")   # the pages issue 14 lists: each shows the outputs of a run
 
 
 def copy_nbs(dest, names=("00_data", "02_baseline", "03_cnn")):

@@ -8,7 +8,7 @@ import keras
 import keras_tuner as kt
 from fer_nbdev.baseline import get_splits
 from fer_nbdev.data import load_sample
-from fer_nbdev.pipeline import get_profile
+from fer_nbdev.profiles import get_profile
 from fer_nbdev.results import REQUIRED_FIELDS, read_results
 from fer_nbdev.tuning import (HPARAMS, CNNHyperModel, cnn_from_hparams, count_cnn_params, hparams_path, load_hparams,
                               run_tuning, scratch_path, search_space, trial_seconds, trials_table, tunable_cnn, tune, tuning_record)
@@ -88,15 +88,15 @@ def test_cnn_from_hparams_takes_raw_pixels_and_matches_tunable_cnn(splits):
 def test_the_searched_cnn_is_a_half_width_vgg_that_the_pipeline_trains_again():
     "cpufull's tuned_crop_erasing step builds the tuned CNN with `vgg_fer`: its kwargs follow the committed search's winner, and the committed tuned model's weights load into it and predict the same."
     from fer_nbdev.models import build_model
-    from fer_nbdev.pipeline import _TUNED_AS_VGG
+    from fer_nbdev.profiles import TUNED_AS_VGG
     from fer_nbdev.train import load_keras
     best = load_hparams(ROOT / "results" / "cpufull-tuning" / "tuned-usage-hparams.json")
-    assert _TUNED_AS_VGG == dict(widths=tuple(best["filters"] * 2 ** b for b in range(best["depth"])), dense=(best["dense_units"],),
+    assert TUNED_AS_VGG == dict(widths=[best["filters"] * 2 ** b for b in range(best["depth"])], dense=[best["dense_units"]],   # YAML lists
                                  dropout=best["dropout"], dense_dropout=best["dropout"])
     step = next(s for s in get_profile("cpufull")["steps"] if s["step"] == "03_cnn-tuned_crop_erasing-usage")
-    assert step["parameters"]["model_name"] == "vgg" and step["parameters"]["model_kwargs"] == _TUNED_AS_VGG
+    assert step["parameters"]["model_name"] == "vgg" and step["parameters"]["model_kwargs"] == TUNED_AS_VGG
     searched = load_keras(ROOT / "models" / "cpufull-tuned-usage.keras")
-    rebuilt = build_model("vgg", augment=True, **_TUNED_AS_VGG)
+    rebuilt = build_model("vgg", augment=True, **TUNED_AS_VGG)
     assert rebuilt.count_params() == searched.count_params() == count_cnn_params(best)
     rebuilt.set_weights([np.asarray(w, dtype="float32") for w in searched.get_weights()])
     x = load_sample().x[:64]
