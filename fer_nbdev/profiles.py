@@ -87,12 +87,16 @@ def step(notebook,      # the notebook's name, without .ipynb
     return {"step": f"{notebook}-{label}" if label else notebook, "notebook": notebook, "parameters": parameters,
             "runs": runs, "always": always, "requires": requires, "publish": publish}
 
+def _no_unknown_keys(m, allowed, where, what):
+    "Raise ProfileError naming `where` when mapping `m` has keys not in `allowed` (the keys a `what` may have)."
+    if unknown := [k for k in m if k not in allowed]:
+        raise ProfileError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+                           f"({what} may have {', '.join(allowed)})")
+
 def _check_step(s, where, nbs):
     "The step dict of YAML step `s`, checked; `where` names it in errors; `nbs`: the notebooks folder, None to skip the notebook checks."
     if not isinstance(s, dict): raise ProfileError(f"{where}: a step is a mapping with a `notebook`, not {s!r}")
-    if unknown := [k for k in s if k not in STEP_KEYS]:
-        raise ProfileError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                           f"(a step may have {', '.join(STEP_KEYS)})")
+    _no_unknown_keys(s, STEP_KEYS, where, "a step")
     nb, params = s.get("notebook"), s.get("parameters") or {}
     if not isinstance(nb, str) or not nb: raise ProfileError(f"{where}: `notebook` is missing (the notebook's name, without .ipynb)")
     if not isinstance(params, dict): raise ProfileError(f"{where}: `parameters` is a mapping (name: value), not {params!r}")
@@ -122,9 +126,7 @@ def check_profile(name,             # the profile's name
     "Profile `name` (a mapping with `steps`, sets applied) as the pipeline runs it: its steps checked, with `name`; `source` names the file in errors."
     where = f"{source}: profile {name!r}"
     if not isinstance(prof, dict): raise ProfileError(f"{where}: a profile is a mapping with `steps`, not {prof!r}")
-    if unknown := [k for k in prof if k not in PROFILE_KEYS]:
-        raise ProfileError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                           f"(a profile may have {', '.join(PROFILE_KEYS)})")
+    _no_unknown_keys(prof, PROFILE_KEYS, where, "a profile")
     steps, shared = prof.get("steps"), prof.get("parameters") or {}
     if not isinstance(steps, list) or not steps: raise ProfileError(f"{where}: `steps` is a list of one step or more")
     if not isinstance(shared, dict): raise ProfileError(f"{where}: `parameters` is a mapping (name: value), not {shared!r}")
@@ -149,14 +151,12 @@ def load_profiles(path=None,            # a profiles file; None: the project's, 
     except yaml.YAMLError as e: raise ProfileError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("profiles"), dict) or not raw["profiles"]:
         raise ProfileError(f"{path}: a profiles file is a mapping with `profiles:` (name: profile, one or more)")
-    if unknown := [k for k in raw if k not in FILE_KEYS]:
-        raise ProfileError(f"{path}: unknown top-level key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                           f"(a profiles file may have {', '.join(FILE_KEYS)})")
+    _no_unknown_keys(raw, FILE_KEYS, str(path), "a profiles file")
     try: data = resolve_sets(raw)
     except ValueError as e: raise ProfileError(f"{path}: {e}") from None
     nbs = nbs_path(nbs_dir) if check_notebooks else None
     if nbs is not None and not nbs.is_dir(): nbs = None   # an install without the notebooks: nothing to check them against
-    data["profiles"] = {str(n): check_profile(str(n), p, path.name, nbs) for n, p in data["profiles"].items()}
+    data["profiles"] = {str(n): check_profile(str(n), p, str(path), nbs) for n, p in data["profiles"].items()}
     return data
 
 # %% ../nbs/00b_profiles.ipynb 27
