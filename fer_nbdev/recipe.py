@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .profiles import RECIPE, RECIPE_BASE, RECIPE_EPOCHS, RECIPE_VARIANTS
-from .results import read_results
+from .results import read_results, project_dir
 
 # %% auto 0
 __all__ = ['recipe_runs', 'recipe_table', 'choose_recipe', 'explain_recipe', 'plot_recipe']
@@ -16,9 +16,7 @@ __all__ = ['recipe_runs', 'recipe_table', 'choose_recipe', 'explain_recipe', 'pl
 # %% ../nbs/03b_recipe.ipynb 11
 def recipe_runs(results_dir=None, profile="cpufull") -> dict:
     "The recipe search's results files in `results_dir` (default: the project's results/), as {variant: record}."
-    if results_dir is None:
-        from fer_nbdev.report import project_results_dir
-        results_dir = project_results_dir()
+    if results_dir is None: results_dir = project_dir() / "results"   # the project's, as report.project_results_dir says (07 comes after this)
     prefix = f"{profile}-recipe-"
     return {r["run"][len(prefix):]: r for r in (read_results(results_dir) if Path(results_dir).is_dir() else [])
             if r["run"].startswith(prefix) and r["run"][len(prefix):] in RECIPE_VARIANTS}
