@@ -444,7 +444,9 @@ def plot_accuracy(results_dir="results"):
     _draw_sota(ax)
     ax.set_yticks(y, names, fontsize=8); ax.invert_yaxis(); ax.set_xlim(0, 100)
     ax.set(xlabel="accuracy (%)", title="Accuracy by model: ours vs the study's reported numbers (* = a row of the study)")
-    ax.legend(fontsize=7, loc="lower right"); fig.tight_layout()
+    h = fig.get_size_inches()[1]   # the legend under the axes, where it covers no bar's label
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=7, loc="lower center", ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.55 / h, 1, 1))
     return fig
 
 def plot_confusion(rec):
@@ -464,7 +466,7 @@ def plot_per_class_f1(results_dir="results", protocol="usage"):
     "F1 per emotion (rows: models with a run) on the protocol's test split."
     import matplotlib.pyplot as plt, seaborn as sns
     split = "PrivateTest" if protocol == "usage" else "test"
-    chosen = select_runs(_records(results_dir), protocol)
+    chosen = _table_runs(_records(results_dir), protocol)   # the table's rows: no recipe-search runs
     keys = [k for k in _row_order(chosen) if "per_class" in ((chosen[k].get("metrics") or {}).get(split) or {})]
     if not keys: return None
     f1 = np.array([[chosen[k]["metrics"][split]["per_class"][e]["f1"] for e in EMOTIONS] for k in keys])
@@ -525,20 +527,33 @@ def plot_cost(results_dir="results", protocol="usage"):
     pts = [(k, r, h, a) for k, r, h, a in pts if h and a is not None]
     if not pts: return None
     fig, ax = plt.subplots(figsize=(8, 4.6))
-    labelled = []   # (hours, accuracy) of the points labelled so far
     for i, hw in enumerate(dict.fromkeys(hardware_label(r) for _, r, _, _ in pts)):
         mine = [(k, h, a) for k, r, h, a in pts if hardware_label(r) == hw]
         ax.scatter([h for _, h, _ in mine], [100 * a for *_, a in mine], color=f"C{i}", marker="os^D"[i % 4], label=hw, zorder=3)
-        for k, h, a in mine:   # a label that would sit on an earlier one's goes below its point
-            near = any(abs(math.log(h / h2)) < 0.2 and abs(a - a2) < 0.01 for h2, a2 in labelled)
-            ax.annotate(_short(k), (h, 100 * a), xytext=(4, -9 if near else 3), textcoords="offset points", fontsize=7)
-            labelled.append((h, a))
     _draw_sota(ax, horizontal=True)
     ax.set_xscale("log")
     ax.set(xlabel="training wall time (hours, log scale)", ylabel=f"{split} accuracy (%)",
            title=f"What the accuracy cost ({protocol} protocol): {split} accuracy against training time")
     ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=7, loc="lower right"); fig.tight_layout()
+    _place_labels(ax, [(_short(k), h, 100 * a) for k, _, h, a in pts])
     return fig
+
+def _place_labels(ax, points, offsets=((4, 3), (4, -10), (-4, 3), (-4, -10), (4, 10), (-4, 10), (4, -17), (-4, -17))):
+    "Label each (text, x, y) point at the first offset (points) where its text overlaps no earlier label or the legend and stays inside the axes."
+    fig = ax.figure
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(r)
+    taken = [ax.get_legend().get_window_extent(r)] if ax.get_legend() else []
+    for text, x, y in sorted(points, key=lambda p: -p[2]):   # top to bottom
+        for dx, dy in offsets:
+            t = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7, ha="left" if dx > 0 else "right")
+            box = t.get_window_extent(r)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(b) for b in taken): break
+            t.remove()
+        else: t = ax.annotate(text, (x, y), xytext=offsets[0], textcoords="offset points", fontsize=7)   # no free place: the first
+        taken.append(t.get_window_extent(r))
 
 def _curve_hours(rec, records=()):
     "Hours of training at the end of each of a run's recorded epochs: its fit time spread evenly over them, after any search that came first."
