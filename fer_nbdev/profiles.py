@@ -139,6 +139,15 @@ def check_profile(name,             # the profile's name
             raise ProfileError(f"{where}: {what} {', '.join(map(repr, dup))} (give the steps different labels or runs)")
     return {"name": name, "description": str(prof.get("description", "")), "parameters": shared, "steps": out}
 
+def _yaml_loader():
+    "PyYAML's safe loader, reading numbers as YAML 1.2 and Python do: `5e-4` is a float (YAML 1.1 makes it a string)."
+    import re, yaml
+    class Loader(yaml.SafeLoader): pass
+    Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+                                 list("-+0123456789."))
+    return Loader
+
 def load_profiles(path=None,            # a profiles file; None: the project's, `PROFILES_FILE`
                   nbs_dir=None,         # the notebooks folder; None: `nbs_path()`
                   check_notebooks=True, # check that each step's notebook exists and declares its parameters
@@ -146,7 +155,7 @@ def load_profiles(path=None,            # a profiles file; None: the project's, 
     "The profiles file `path` (default `PROFILES_FILE`), sets applied and every profile checked: {'profiles': {name: profile}, and its other sections}."
     import yaml
     path = Path(path or PROFILES_FILE)
-    try: raw = yaml.safe_load(path.read_text())
+    try: raw = yaml.load(path.read_text(), _yaml_loader())
     except FileNotFoundError: raise ProfileError(f"{path}: no such profiles file") from None
     except yaml.YAMLError as e: raise ProfileError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("profiles"), dict) or not raw["profiles"]:
