@@ -40,7 +40,6 @@ def nbs_path(nbs_dir=None) -> Path:
     if nbs_dir is not None: return Path(nbs_dir)
     if env := os.environ.get("FER_NBS"): return Path(env)
     if (Path("nbs") / "02_baseline.ipynb").exists(): return Path("nbs")
-    from fer_nbdev.data import package_dir
     return package_dir().parent / "nbs"
 
 def _assigned(src) -> dict:
@@ -189,7 +188,8 @@ def get_profile(profile="smoke", # a name of `PROFILES`, a profiles file (`my.ya
         if "steps" not in profile: raise ValueError("a profile dict needs 'steps' (a list of `step(...)` dicts)")
         return {"name": "custom", "parameters": {}, "description": "", **profile}
     if profile in PROFILES: return {"name": profile, **PROFILES[profile]}
-    file, _, name = str(profile).partition(":") if str(profile).partition(":")[0].endswith((".yaml", ".yml")) else (str(profile), "", "")
+    head, _, tail = str(profile).rpartition(":")   # my.yaml:NAME (a Windows drive's colon comes before the file's)
+    file, name = (head, tail) if head.endswith((".yaml", ".yml")) else (str(profile), "")
     if not file.endswith((".yaml", ".yml")):
         raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}, or give a profiles file (my.yaml)")
     found = load_profiles(file, nbs_dir)["profiles"]
