@@ -16,8 +16,8 @@ __all__ = ['PROFILES_FILE', 'STEP_KEYS', 'PROFILE_KEYS', 'FILE_KEYS', 'PROFILES'
 
 # %% ../nbs/00b_profiles.ipynb 8
 PROFILES_FILE = package_dir() / "profiles.yaml"   # the project's profiles: smoke, cpu, cpufull, gpu
-STEP_KEYS = ("notebook", "label", "runs", "requires", "always", "publish", "parameters")   # what a step may say
-PROFILE_KEYS = ("description", "parameters", "steps")
+STEP_KEYS = ("notebook", "label", "runs", "requires", "after", "always", "publish", "resources", "parameters")   # what a step may say
+PROFILE_KEYS = ("description", "parameters", "resources", "steps")
 FILE_KEYS = ("profiles", "recipe", "distill", "sets")   # sets: named parameter sets, for the steps to use
 
 # %% ../nbs/00b_profiles.ipynb 11
@@ -79,12 +79,15 @@ def step(notebook,      # the notebook's name, without .ipynb
          always=False,  # run it every time (the report)
          requires=None, # 'imagenet', or run names whose results files it needs
          publish=False, # the step whose outputs `fer-run --publish` shows, among several of one notebook
+         after=None,    # step names it waits for on a cluster, besides the steps that write what it `requires`
+         resources=None,# what one cluster worker must have to run it, e.g. {"GPU": 1}; None: none
          **parameters,  # the notebook's parameters
         ) -> dict:
     "One pipeline step: run `notebook` with `parameters`; it is done when the results file of every run in `runs` (default: `[label]`) exists."
     runs = ([label] if label else []) if runs is None else list(runs)
     return {"step": f"{notebook}-{label}" if label else notebook, "notebook": notebook, "parameters": parameters,
-            "runs": runs, "always": always, "requires": requires, "publish": publish}
+            "runs": runs, "always": always, "requires": requires, "publish": publish, "after": list(after or []),
+            "resources": dict(resources or {})}
 
 def _no_unknown_keys(m, allowed, where, what):
     "Raise ProfileError naming `where` when mapping `m` has keys not in `allowed` (the keys a `what` may have)."
@@ -104,6 +107,9 @@ def _check_step(s, where, nbs):
         raise ProfileError(f"{where}: `runs` is a list of run names, not {runs!r}")
     if req is not None and req != "imagenet" and not (isinstance(req, list) and all(isinstance(r, str) for r in req)):
         raise ProfileError(f"{where}: `requires` is 'imagenet' or a list of run names, not {req!r}")
+    if not (isinstance(s.get("after", []), list) and all(isinstance(a, str) for a in s.get("after", []))):
+        raise ProfileError(f"{where}: `after` is a list of step names, not {s['after']!r}")
+    _check_resources(s.get("resources"), where)
     for k in ("always", "publish"):
         if not isinstance(s.get(k, False), bool): raise ProfileError(f"{where}: `{k}` is true or false, not {s[k]!r}")
     label = s.get("label")
@@ -115,7 +121,14 @@ def _check_step(s, where, nbs):
         if undeclared := [k for k in params if declared is None or k not in declared]:
             raise ProfileError(f"{where}: {nb} declares no parameter {', '.join(map(repr, undeclared))} "
                                f"(its parameters: {', '.join(declared or []) or 'none'})")
-    return step(nb, None if label is None else str(label), runs, s.get("always", False), req, s.get("publish", False), **params)
+    return step(nb, None if label is None else str(label), runs, s.get("always", False), req, s.get("publish", False),
+                s.get("after"), s.get("resources"), **params)
+
+def _check_resources(res, where):
+    "Raise ProfileError unless `res` is None or a mapping of resource names to amounts, as Dask's worker resources are."
+    if res is not None and not (isinstance(res, dict) and all(isinstance(k, str) and isinstance(v, (int, float)) and v > 0
+                                                                for k, v in res.items())):
+        raise ProfileError(f"{where}: `resources` maps a worker resource to the amount a step needs, e.g. {{GPU: 1}}, not {res!r}")
 
 def check_profile(name,             # the profile's name
                   prof,             # the profile: description, parameters, steps (sets applied)
@@ -136,6 +149,12 @@ def check_profile(name,             # the profile's name
         seen = [x for s in out for x in ([s[key]] if key == "step" else s[key])]
         if dup := sorted({x for x in seen if seen.count(x) > 1}):
             raise ProfileError(f"{where}: {what} {', '.join(map(repr, dup))} (give the steps different labels or runs)")
+    for i, s in enumerate(out):
+        if late := [a for a in s["after"] if a not in [t["step"] for t in out[:i]]]:
+            raise ProfileError(f"{where}, step {i + 1} ({s['step']}): `after` names {', '.join(map(repr, late))}, not a step before it")
+    _check_resources(prof.get("resources"), where)
+    for s, raw in zip(out, steps):   # the profile's resources are every step's that names none of its own
+        if "resources" not in raw: s["resources"] = dict(prof.get("resources") or {})
     return {"name": name, "description": str(prof.get("description", "")), "parameters": shared, "steps": out}
 
 def _yaml_loader():

@@ -1,0 +1,161 @@
+"""fer_nbdev.cluster: `fer-run --cluster` on real Dask processes, loopback only.
+
+Each test starts its own `dask scheduler` and `dask worker` processes on 127.0.0.1 (each worker with its own working
+directory), stops them by their process group when it ends, and bounds every wait. The steps are the smallest that
+show the behaviour: steps of the smoke profile on the shipped sample.
+"""
+import contextlib, json, os, re, signal, socket, subprocess, sys, threading, time
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed", reason="the cluster extra (Dask's distributed) is not installed")
+
+from conftest import SMOKE_STEPS
+from fer_nbdev.cluster import connect, run_on_cluster
+from fer_nbdev.pipeline import main
+
+ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "MKL_NUM_THREADS",
+                               "OPENBLAS_NUM_THREADS")}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc):
+    "Stop a process started in its own session, and its children (a worker's nanny and worker), by its process group."
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError): os.killpg(proc.pid, signal.SIGTERM)
+        try: proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError): os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def dask_cluster(tmp, n_workers=2, tls=None, worker_env=None):
+    """`dask scheduler` and `n_workers` `dask worker` processes on 127.0.0.1; yields (address, {name: worker process},
+    {name: its working directory}). `tls`: (ca, cert, key) files for every process."""
+    port = free_port()
+    proto = "tls" if tls else "tcp"
+    address = f"{proto}://127.0.0.1:{port}"
+    tls_args = ["--tls-ca-file", tls[0], "--tls-cert", tls[1], "--tls-key", tls[2]] if tls else []
+    dask = [sys.executable, "-m", "dask"]
+    log = open(tmp / "dask.log", "ab")
+    procs, workers, dirs = [], {}, {}
+    try:
+        procs.append(subprocess.Popen(dask + ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+                                              "--protocol", proto] + tls_args, start_new_session=True, stdout=log, stderr=log))
+        for i in range(n_workers):
+            name = f"w{i}"
+            dirs[name] = tmp / name
+            dirs[name].mkdir()
+            workers[name] = subprocess.Popen(
+                dask + ["worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--name", name, "--no-dashboard",
+                        "--local-directory", str(dirs[name])] + tls_args,
+                start_new_session=True, stdout=log, stderr=log, env={**os.environ, **ONE_THREAD, **(worker_env or {})})
+            procs.append(workers[name])
+        from distributed import Client
+        from distributed.security import Security
+        sec = Security(tls_ca_file=tls[0], tls_client_cert=tls[1], tls_client_key=tls[2], require_encryption=True) if tls else None
+        with Client(address, security=sec, timeout=30) as c: c.wait_for_workers(n_workers, timeout=60)
+        yield address, workers, dirs
+    finally:
+        for p in reversed(procs): _stop(p)
+        log.close()
+
+
+def _acc(results, run):
+    return json.loads((results / f"smoke-{run}.json").read_text())["metrics"]["PublicTest"]["accuracy"]
+
+
+def test_two_workers_write_what_one_machine_writes(tmp_path, smoke_runs, capsys):
+    "Four smoke steps (the cnn4 student waits for its teacher, whose model travels to it) on two workers: the same results files and notebooks as on one machine, the same numbers, paths as a run here records them."
+    one_runs, one_results = smoke_runs
+    with dask_cluster(tmp_path) as (address, _, dirs):
+        s = run_on_cluster("smoke", address, only=SMOKE_STEPS, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")
+    out = capsys.readouterr().out
+    assert s.ok and s.ran == SMOKE_STEPS, out
+    results = tmp_path / "results"
+    assert sorted(p.name for p in results.glob("*.json")) == sorted(p.name for p in one_results.glob("*.json"))
+    for step in SMOKE_STEPS:
+        for ext in (".ipynb", ".log", ".done.json"):
+            assert (tmp_path / "runs" / "smoke" / f"{step}{ext}").is_file(), (step, ext)
+        assert f"{step}: started on worker w" in out and re.search(rf"{re.escape(step)}: done on worker w\d", out), out
+    assert _acc(results, "mlp-usage") == _acc(one_results, "mlp-usage")   # deterministic on a CPU, wherever it runs
+    rec = json.loads((results / "smoke-cnn4-usage.json").read_text())
+    assert Path(rec["model_path"]).name == "smoke-cnn4-usage.keras" and (tmp_path / "runs" / "smoke" / "models" / "smoke-cnn4-usage.keras").is_file()
+    for w in dirs.values():   # nothing of the workers' folders leaks into what was written here
+        for f in [*results.glob("*.json"), *(tmp_path / "runs" / "smoke").glob("*.ipynb")]:
+            assert str(w) not in f.read_text(), (f, w)
+    assert not [p for w in dirs.values() for p in w.rglob("fer-run-*")], "a worker kept a step's folder"
+
+
+def test_a_killed_worker_s_step_runs_again_and_is_written_once(tmp_path, capsys):
+    "The worker running a step is killed mid-step: the other one runs it, and the client writes its results once."
+    with dask_cluster(tmp_path) as (address, workers, dirs):
+        box = {}
+        t = threading.Thread(target=lambda: box.update(s=run_on_cluster(
+            "smoke", address, only=["02_baseline"], results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")))
+        t.start()
+        deadline, victim = time.time() + 60, None
+        while victim is None and time.time() < deadline:   # the worker whose step folder appears first
+            victim = next((n for n, d in dirs.items() if list(d.rglob("fer-run-*"))), None)
+            time.sleep(0.2)
+        assert victim, "no worker started the step within 60 s"
+        time.sleep(2)   # the kernel is starting: mid-step
+        os.killpg(workers[victim].pid, signal.SIGKILL)
+        t.join(timeout=240)
+        assert not t.is_alive(), "the run did not finish within 240 s of the kill"
+    s, out = box["s"], capsys.readouterr().out
+    assert s.ok and s.ran == ["02_baseline-mlp-usage"], out
+    survivor = next(n for n in dirs if n != victim)
+    assert re.search(rf"done on worker {survivor} ", out) and out.count(": done on worker") == 1, out
+    assert out.count(": started on worker") == 2, out   # on the killed worker, then on the other
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["smoke-mlp-usage.json"]
+
+
+def test_unreachable_scheduler_fails_at_once(capsys):
+    "No scheduler at the address: fer-run exits 2 within seconds and names the address."
+    port = free_port()
+    t0 = time.time()
+    assert main(["--profile", "smoke", "--only", "02_baseline", "--cluster", f"tcp://127.0.0.1:{port}"]) == 2
+    assert time.time() - t0 < 30
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in capsys.readouterr().out
+
+
+def test_a_worker_without_the_data_names_itself_and_the_path(tmp_path, capsys):
+    "A full-data step on a worker whose FER2013_PATH points nowhere: the step fails at once, naming the worker and the path."
+    missing = tmp_path / "nowhere" / "fer2013.csv.gz"
+    with dask_cluster(tmp_path, n_workers=1, worker_env={"FER2013_PATH": str(missing)}) as (address, _, _):
+        t0 = time.time()
+        s = run_on_cluster("cpu", address, only=["02_baseline"], results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")
+    assert time.time() - t0 < 30
+    assert s.failed == ["02_baseline-mlp-usage"]
+    err = s.steps[[r["step"] for r in s.steps].index("02_baseline-mlp-usage")]["error"]
+    assert "worker w0 (tcp://127.0.0.1:" in err and str(missing) in err, err
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").glob("*.json"))
+
+
+def test_tls_cluster_runs_a_step_and_refuses_a_client_without_credentials(tmp_path, capsys):
+    "Every process of a TLS cluster holds a certificate of one CA: fer-run with the files runs the baseline; a client without them is refused."
+    from distributed.security import Security
+    sec = Security.temporary()
+    files = []
+    for name, pem in (("ca.pem", sec.tls_ca_file), ("cert.pem", sec.tls_client_cert), ("key.pem", sec.tls_client_key)):
+        (tmp_path / name).write_text(pem)
+        files.append(str(tmp_path / name))
+    with dask_cluster(tmp_path, n_workers=1, tls=files) as (address, _, _):
+        assert address.startswith("tls://127.0.0.1:")
+        rc = main(["--profile", "smoke", "--only", "02_baseline", "--cluster", address, "--results", str(tmp_path / "results"),
+                   "--runs", str(tmp_path / "runs"), "--tls-ca-file", files[0], "--tls-cert", files[1], "--tls-key", files[2]])
+        out = capsys.readouterr().out
+        assert rc == 0 and "done on worker w0" in out, out
+        assert (tmp_path / "results" / "smoke-mlp-usage.json").is_file()
+        with pytest.raises(Exception):   # no certificate: Dask will not even open the connection
+            connect(address, security=None, timeout=5)
+
+
