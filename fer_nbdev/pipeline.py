@@ -16,7 +16,7 @@ from .publish import publish_outputs, _directives   # the runs' outputs into the
 # %% auto 0
 __all__ = ['STEP_LOG_ENV', 'SHRINK_OVER_MB', 'parse_value', 'parse_overrides', 'on_sample', 'default_results_dir', 'select_steps',
            'plan', 'resume_epoch', 'resume_info', 'resume_note', 'changed_parameters', 'prepare_notebook',
-           'this_python_kernel', 'describe_error', 'RunSummary', 'run_profile', 'shrink_models', 'main']
+           'this_python_kernel', 'describe_error', 'RunSummary', 'execute_step', 'run_profile', 'shrink_models', 'main']
 
 # %% ../nbs/09a_pipeline.ipynb 9
 def parse_value(text: str):
@@ -160,7 +160,8 @@ def plan(profile="smoke",  # a profile's name, a profiles file or a dict (`get_p
         if changed: status = "changed"   # done, but not with what the profile says now: skipped unless --redo, and said
         out.append({"i": i, "step": s["step"], "notebook": nb, "parameters": params, "not_passed": not_passed,
                     "expected": expected, "record": record, "status": status, "changed": changed, "always": s["always"],
-                    "why": why or "", "requires": s.get("requires"), "results_dir": res,
+                    "why": why or "", "requires": s.get("requires"), "results_dir": res, "runs": s["runs"],
+                    "after": s.get("after", []), "resources": s.get("resources", {}),
                     "output": runs_dir / prof["name"] / f"{s['step']}.ipynb"})
     return out
 
@@ -357,6 +358,89 @@ def _fix_metadata(output, notebook):
     except Exception: pass
 
 # %% ../nbs/09a_pipeline.ipynb 29
+def _not_to_run(s, tag, redo, prof_name) -> dict | None:
+    "The summary row's fields for planned step `s` when it is not to run now (its notebook missing, a requirement absent, done already), said on the terminal; None when it is to run."
+    res_dir = Path(s["parameters"].get("results_dir", s["results_dir"]))
+    prefix = s["parameters"].get("profile", prof_name)
+    if s["status"] in ("no notebook", "unavailable"):
+        row = dict(status="missing" if s["status"] == "no notebook" else "unavailable", note=s["why"] or f"{s['notebook']} not found")
+        _say(f"{tag}: not run: {row['note']}"); return row
+    if (s["status"] not in ("done", "changed") or redo) and (why := _missing_requirement(
+            s["requires"], {**s["parameters"], "results_dir": str(res_dir), "profile": prefix})):
+        _say(f"{tag}: not run: {why}"); return dict(status="unavailable", note=why)
+    if s["status"] in ("done", "changed") and not redo:
+        _say(f"{tag}: done already, skipped ({', '.join(p.name for p in s['expected']) or 'completed before'})"
+             + (f"; its results were made with other parameters ({describe_changes(s['changed'])}): --redo runs it as the "
+                "profile says now" if s["changed"] else ""))
+        return dict(status="skipped", output=str(s["output"]), note="results exist",
+                    results=[str(p) for p in s["expected"] if p.exists()])
+    return None
+
+def execute_step(s,                # a planned step (`plan`): its notebook, parameters and output path
+                 kernel,           # the Jupyter kernel's name
+                 tag="",           # names the step in the progress bar
+                 slow=False,       # run the cells marked `#| slow` too
+                 log_output=False, # the kernel's output to the terminal; else to the log beside the executed notebook
+                 progress=True,    # papermill's progress bar
+                ) -> Exception | None:
+    "Run step `s`'s notebook with papermill into `s['output']`, what its kernel prints outside the cells into the `.log` beside it; the error, or None."
+    import papermill as pm, nbformat
+    out = Path(s["output"]); out.parent.mkdir(parents=True, exist_ok=True)
+    log = out.with_suffix(".log"); log.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="fer_run_") as tmp:
+        src = Path(tmp) / Path(s["notebook"]).name
+        nbformat.write(prepare_notebook(s["notebook"], slow), src)
+        if not log_output: os.environ[STEP_LOG_ENV] = str(log.absolute())   # read by the kernel as it starts
+        try:
+            pm.execute_notebook(str(src), str(out), parameters=s["parameters"], kernel_name=kernel,
+                                progress_bar=_progress_bar(progress, tag), log_output=log_output)
+            err = None
+        except Exception as e: err = e  # PapermillExecutionError, or the kernel died, could not start, ...
+        finally: os.environ.pop(STEP_LOG_ENV, None)
+    _fix_metadata(out, s["notebook"])
+    return err
+
+def _finish_step(s, row, tag, written, err, where=""):
+    "Fill the summary row of step `s`, which ran (`written`: the results files it wrote; `err`: its error or None), write its completion record, and say how it went; `where` names the worker."
+    out, log = Path(s["output"]), Path(s["output"]).with_suffix(".log")
+    row.update(output=str(out), results=written)
+    if err is not None:
+        row.update(status="failed", error=err if isinstance(err, str) else describe_error(err, Path(s["notebook"]).name))
+        _say(f"{tag}: FAILED{where} after {row['seconds']:.0f} s\n{row['error']}\n"
+             + (f"  executed notebook (partial): {out}\n" if out.is_file() else "")
+             + (f"  the kernel's log: {log}\n" if log.is_file() else "")
+             + (f"  results written before the failure stay: {', '.join(Path(p).name for p in written)}\n" if written else "")
+             + "  fix it and run the same command again: finished steps are skipped")
+        return
+    row["status"] = "ran"
+    if absent := [p for p in s["expected"] if not p.exists()]:
+        row["note"] = (f"expected {', '.join(p.name for p in absent)} but the notebook wrote "
+                       f"{', '.join(Path(p).name for p in written) or 'nothing'}: fix the step's 'runs' in its profile")
+    Path(s["record"]).write_text(json.dumps({
+        "step": s["step"], "notebook": str(s["notebook"]), "parameters": s["parameters"], "results": written,
+        "seconds": row["seconds"], "finished": datetime.datetime.now().isoformat(timespec="seconds")}, indent=1))
+    _say(f"{tag}: done{where} in {row['seconds']:.0f} s" + (f" -> {', '.join(Path(p).name for p in written)}" if written else "")
+         + (f"\n  warning: {row['note']}" if row["note"] else ""))
+
+def _start_run(profile, overrides, only, results_dir, runs_dir, model_dir, nbs_dir, skip_missing):
+    "The profile, its plan and an empty summary, for `run_profile` and a cluster's run; raises when a notebook is missing (unless `skip_missing`)."
+    prof = get_profile(profile)
+    if results_dir is None: results_dir = default_results_dir(prof, overrides, runs_dir)
+    steps = plan(prof, overrides, only, results_dir, runs_dir, model_dir, nbs_dir)
+    missing = [s for s in steps if s["status"] == "no notebook"]
+    if missing and not skip_missing:
+        names = sorted({str(s["notebook"]) for s in missing})
+        raise FileNotFoundError(f"notebook(s) not found: {', '.join(names)} (needed by step(s) "
+                                f"{', '.join(s['step'] for s in missing)} of profile {prof['name']!r}); "
+                                "they may not be written yet: run the others with --only, or pass --skip-missing")
+    unknown = set(overrides or {}) - {k for s in steps for k in s["parameters"]}
+    if unknown: _say(f"note: no notebook of this run declares {', '.join(sorted(unknown))}: not passed")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, where it is installed
+    return prof, steps, RunSummary(prof["name"], str(Path(results_dir).absolute()), str(Path(runs_dir).absolute()))
+
+def _new_row(s):
+    return {"step": s["step"], "notebook": str(s["notebook"]), "output": None, "results": [], "seconds": 0.0, "note": "", "error": None}
+
 def run_profile(profile="smoke",    # a profile's name, a profiles file or a dict (`get_profile`)
                 overrides=None,     # {name: value} over every step that declares it
                 only=None,          # step names, notebook names, numbers or globs; None: every step
@@ -372,92 +456,30 @@ def run_profile(profile="smoke",    # a profile's name, a profiles file or a dic
                 skip_missing=False, # skip steps whose notebook does not exist, instead of stopping
                ) -> RunSummary:
     "Run a profile's steps (or those `only` names) with papermill; skip steps already done unless `redo`; stop at a failure. `results_dir` None: `default_results_dir`. What a step's kernel prints outside its cells' outputs goes to `<runs_dir>/<profile>/<step>.log` (with `log_output`: to the terminal, with the cells' outputs)."
-    prof = get_profile(profile)
-    if results_dir is None: results_dir = default_results_dir(prof, overrides, runs_dir)
-    steps = plan(prof, overrides, only, results_dir, runs_dir, model_dir, nbs_dir)
-    summary = RunSummary(prof["name"], str(Path(results_dir).absolute()), str(Path(runs_dir).absolute()))
-    missing = [s for s in steps if s["status"] == "no notebook"]
-    if missing and not skip_missing:
-        names = sorted({str(s["notebook"]) for s in missing})
-        raise FileNotFoundError(f"notebook(s) not found: {', '.join(names)} (needed by step(s) "
-                                f"{', '.join(s['step'] for s in missing)} of profile {prof['name']!r}); "
-                                "they may not be written yet: run the others with --only, or pass --skip-missing")
-    unknown = set(overrides or {}) - {k for s in steps for k in s["parameters"]}
-    if unknown: _say(f"note: no notebook of this run declares {', '.join(sorted(unknown))}: not passed")
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
+    prof, steps, summary = _start_run(profile, overrides, only, results_dir, runs_dir, model_dir, nbs_dir, skip_missing)
     _quiet_papermill(log_output)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, where it is installed
     n, failed = len(steps), False
     with (contextlib.nullcontext(kernel_name) if kernel_name else this_python_kernel()) as kernel:
         for s in steps:
-            row = {"step": s["step"], "notebook": str(s["notebook"]), "output": None, "results": [], "seconds": 0.0,
-                   "note": "", "error": None}
-            summary.steps.append(row)
+            row = _new_row(s); summary.steps.append(row)
             tag = f"[{s['i']}/{n}] {s['step']}"
-            res_dir = Path(s["parameters"].get("results_dir", s["results_dir"]))
-            prefix = s["parameters"].get("profile", prof["name"])
             if failed: row["status"] = "not run"; continue
-            if s["status"] in ("no notebook", "unavailable"):
-                row.update(status="missing" if s["status"] == "no notebook" else "unavailable",
-                           note=s["why"] or f"{s['notebook']} not found")
-                _say(f"{tag}: not run: {row['note']}"); continue
-            if (s["status"] not in ("done", "changed") or redo) and s["status"] != "unavailable" and (why := _missing_requirement(
-                    s["requires"], {**s["parameters"], "results_dir": str(res_dir), "profile": prefix})):
-                row.update(status="unavailable", note=why)
-                _say(f"{tag}: not run: {why}"); continue
-            if s["status"] in ("done", "changed") and not redo:
-                row.update(status="skipped", output=str(s["output"]), note="results exist",
-                           results=[str(p) for p in s["expected"] if p.exists()])
-                _say(f"{tag}: done already, skipped ({', '.join(p.name for p in s['expected']) or 'completed before'})"
-                     + (f"; its results were made with other parameters ({describe_changes(s['changed'])}): --redo runs it as the "
-                        "profile says now" if s["changed"] else ""))
-                continue
+            if (skip := _not_to_run(s, tag, redo, prof["name"])) is not None: row.update(skip); continue
             if s["not_passed"]:
                 _say(f"{tag}: note: {s['notebook'].name} does not declare {', '.join(s['not_passed'])}: not passed")
-            out = Path(s["output"]); out.parent.mkdir(parents=True, exist_ok=True)
-            log = out.with_suffix(".log"); log.unlink(missing_ok=True)
+            res_dir = Path(s["parameters"].get("results_dir", s["results_dir"]))
             Path(s["record"]).unlink(missing_ok=True)
             before = _snapshot(res_dir)
-            shown = {k: v for k, v in s["parameters"].items() if k not in ("results_dir", "model_dir", "profile", "backup_dir")}
             if note := resume_note(s["parameters"]):
                 _say(f"{tag}: resuming its training {note} (backup {s['parameters']['backup_dir']})")
-            if log_output: _say(f"{tag}: running {s['notebook'].name} -> {out}  {shown}")
+            if log_output:
+                shown = {k: v for k, v in s["parameters"].items() if k not in ("results_dir", "model_dir", "profile", "backup_dir")}
+                _say(f"{tag}: running {s['notebook'].name} -> {s['output']}  {shown}")
             t0 = time.time()
-            with tempfile.TemporaryDirectory(prefix="fer_run_") as tmp:
-                src = Path(tmp) / s["notebook"].name
-                import nbformat
-                nbformat.write(prepare_notebook(s["notebook"], slow), src)
-                if not log_output: os.environ[STEP_LOG_ENV] = str(log.absolute())   # read by the kernel as it starts
-                try:
-                    pm.execute_notebook(str(src), str(out), parameters=s["parameters"], kernel_name=kernel,
-                                        progress_bar=_progress_bar(progress, tag), log_output=log_output)
-                    err = None
-                except PapermillExecutionError as e: err = e
-                except Exception as e: err = e  # kernel died, could not start, ...
-                finally: os.environ.pop(STEP_LOG_ENV, None)
-            _fix_metadata(out, s["notebook"])
-            written = sorted(str(p) for p, t in _snapshot(res_dir).items() if before.get(p) != t)
-            row.update(output=str(out), results=written, seconds=round(time.time() - t0, 1))
-            if err is not None:
-                failed = True
-                row.update(status="failed", error=describe_error(err, s["notebook"].name))
-                _say(f"{tag}: FAILED after {row['seconds']:.0f} s\n{row['error']}\n"
-                     f"  executed notebook (partial): {out}\n"
-                     + (f"  the kernel's log: {log}\n" if log.is_file() else "")
-                     + (f"  results written before the failure stay: {', '.join(Path(p).name for p in written)}\n" if written else "")
-                     + "  fix it and run the same command again: finished steps are skipped")
-                continue
-            row["status"] = "ran"
-            absent = [p for p in s["expected"] if not p.exists()]
-            if absent:
-                row["note"] = (f"expected {', '.join(p.name for p in absent)} but the notebook wrote "
-                               f"{', '.join(Path(p).name for p in written) or 'nothing'}: fix the step's 'runs' in its profile")
-            Path(s["record"]).write_text(json.dumps({
-                "step": s["step"], "notebook": str(s["notebook"]), "parameters": s["parameters"], "results": written,
-                "seconds": row["seconds"], "finished": datetime.datetime.now().isoformat(timespec="seconds")}, indent=1))
-            _say(f"{tag}: done in {row['seconds']:.0f} s" + (f" -> {', '.join(Path(p).name for p in written)}" if written else "")
-                 + (f"\n  warning: {row['note']}" if row["note"] else ""))
+            err = execute_step(s, kernel, tag, slow, log_output, progress)
+            row["seconds"] = round(time.time() - t0, 1)
+            _finish_step(s, row, tag, sorted(str(p) for p, t in _snapshot(res_dir).items() if before.get(p) != t), err)
+            failed = err is not None
     if on_sample(prof, overrides) and summary.ran:   # a check: its models need not be kept at full precision
         shrink_models(Path(model_dir) if model_dir else Path(runs_dir) / prof["name"] / "models")
     return summary
@@ -517,6 +539,11 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-missing", action="store_true", help="skip steps whose notebook does not exist yet")
     ap.add_argument("--kernel", default=None, help="Jupyter kernel name (default: this Python)")
     ap.add_argument("--no-progress", action="store_true", help="no papermill progress bar")
+    ap.add_argument("--cluster", default=None, metavar="ADDRESS",
+                    help="run the steps on a Dask cluster: local:N (N workers on this machine, 127.0.0.1 only) or a scheduler's "
+                         "address, tcp://HOST:8786 or tls://HOST:8786 (needs the cluster extra: pip install 'fer_nbdev[cluster]')")
+    for opt, what in (("--tls-ca-file", "the CA certificate"), ("--tls-cert", "this client's certificate"), ("--tls-key", "its private key")):
+        ap.add_argument(opt, default=None, metavar="FILE", help=f"with --cluster tls://...: {what} (default: Dask's configuration)")
     ap.add_argument("--publish", action="store_true",
                     help="run nothing: copy the outputs of the strongest finished run of each notebook in RUNS (with "
                          "--profile: that profile's) into the notebooks of nbs/, with a banner naming the run")
@@ -539,9 +566,14 @@ def main(argv=None) -> int:
             if on_sample(prof, overrides): _say(f"on the shipped sample: a check of the pipeline, not a measure of accuracy; results go to "
                                                 f"{a.results or default_results_dir(prof, overrides, a.runs)}")
             return 0
-        summary = run_profile(a.profile or "smoke", overrides, a.only, a.redo, a.results, a.runs, a.models, a.nbs, a.slow,
-                              a.log_output, not a.no_progress, a.kernel, a.skip_missing)
-    except (ValueError, FileNotFoundError) as e:
+        if a.cluster:   # 09b_cluster, after this notebook: imported only here, and only with Dask installed
+            from fer_nbdev.cluster import run_on_cluster, cluster_security
+            summary = run_on_cluster(a.profile or "smoke", a.cluster, overrides, a.only, a.redo, a.results, a.runs, a.models,
+                                     a.nbs, a.slow, a.skip_missing, cluster_security(a.cluster, a.tls_ca_file, a.tls_cert, a.tls_key))
+        else:
+            summary = run_profile(a.profile or "smoke", overrides, a.only, a.redo, a.results, a.runs, a.models, a.nbs, a.slow,
+                                  a.log_output, not a.no_progress, a.kernel, a.skip_missing)
+    except (ValueError, OSError, ImportError) as e:   # bad input, a missing file, an unreachable scheduler, no Dask
         _say(f"fer-run: error: {e}")
         return 2
     except KeyboardInterrupt:
