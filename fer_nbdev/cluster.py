@@ -9,7 +9,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from .data import find_fer2013
 from .results import portable_record, resolve_path
-from .pipeline import (RunSummary, _finish_step, _fix_metadata, _new_row, _not_to_run, _quiet_papermill, _say, _start_run,
+from .pipeline import (RunSummary, _finish_step, _fix_metadata, _new_row, _not_to_run, _quiet_papermill, _say, _snapshot, _start_run,
                                 describe_error, execute_step, on_sample, shrink_models, this_python_kernel)
 
 # %% auto 0
@@ -49,12 +49,13 @@ def cluster_security(address, ca_file=None, cert=None, key=None):
         if not Path(f).is_file(): raise FileNotFoundError(f"TLS file {f}: no such file")
     return Security(tls_ca_file=str(ca_file), tls_client_cert=str(cert), tls_client_key=str(key), require_encryption=True)
 
-def connect(address="local:2",  # 'local:N' (N worker processes here), or a scheduler's address: tcp://HOST:8786, tls://HOST:8786
+def connect(address="local:2",  # 'local:N' (N worker processes here), a scheduler's address (tcp://HOST:8786, tls://HOST:8786), or a `distributed.Client` of yours
             security=None,      # a `distributed.Security` for tls:// (`cluster_security`)
             timeout=10,         # seconds to wait for the scheduler
            ):
     "A Dask client of `address`, and what to call when done. `local:N` starts N single-threaded worker processes bound to 127.0.0.1, each step's kernel using its share of the cores."
     distributed = _need_dask()
+    if isinstance(address, distributed.Client): return address, lambda: None   # the caller's: left open
     if m := _LOCAL.fullmatch(str(address)):
         n = int(m[1])
         if n < 1: raise ValueError(f"--cluster {address}: at least one worker")
@@ -111,7 +112,7 @@ def run_step_on_worker(step, notebook, inputs, dirs, sample, slow=False) -> dict
         w.log_event("fer-run", {"step": step["step"], "event": "start", "where": f"{w.name} ({w.address})"})
         base = Path(tempfile.mkdtemp(prefix="fer-run-", dir=w.local_directory))
         try:
-            mine = {k: base / k for k in ("results", "models", "runs", "nbs")}
+            mine = {k: base / k for k in ("results", "models", "runs", "nbs", "commit")}
             for k, data in inputs.items():
                 p = base / k; p.parent.mkdir(parents=True, exist_ok=True); p.write_bytes(data)
             for p in mine.values(): p.mkdir(exist_ok=True)
@@ -119,14 +120,16 @@ def run_step_on_worker(step, notebook, inputs, dirs, sample, slow=False) -> dict
             pairs = sorted(((str(dirs[k]), str(mine[k])) for k in ("results", "models", "runs")), key=lambda t: -len(t[0]))
             shared_runs = os.access(dirs["runs"], os.W_OK)   # the client's runs folder, reachable here: its training backups too
             params = {k: v if k == "backup_dir" and shared_runs else _swap_prefix(v, pairs) for k, v in step["parameters"].items()}
+            if "commit" in dirs: params["commit_dir"] = str(mine["commit"])   # models an ensemble commits to the project
             nb = mine["nbs"] / Path(step["notebook"]).name
             nb.write_text(notebook)
             s = {**step, "notebook": nb, "parameters": params, "output": Path(_swap_prefix(str(step["output"]), pairs))}
-            before = _state(mine["results"]) | _state(mine["models"])
+            kept = [mine[k] for k in ("results", "models", "commit")]
+            before = {p: st for d in kept for p, st in _state(d).items()}
             t0 = time.time()
             with this_python_kernel() as kernel: err = execute_step(s, kernel, step["step"], slow, progress=False)
             seconds = time.time() - t0
-            after = _state(mine["results"]) | _state(mine["models"])
+            after = {p: st for d in kept for p, st in _state(d).items()}
             made = {str(p.relative_to(base)): p.read_bytes() for p, st in after.items() if before.get(p) != st}
             out, log = Path(s["output"]), Path(s["output"]).with_suffix(".log")
             return {"worker": f"{w.name} ({w.address})", "base": str(base), "seconds": seconds, "files": made,
@@ -163,18 +166,20 @@ def step_inputs(s, results_dir, prefix) -> dict:
 def _write_back(s, out, dirs, prof_name) -> list:
     "Write what a worker sent back (`out`) where a run on this machine would have written it; the results files written."
     base = out["base"]
-    local = {k: str(dirs[k]) for k in ("results", "models", "runs")}
-    text_pairs = [(f"{base}/{k}", local[k]) for k in ("results", "models", "runs")]
+    local = {k: str(v) for k, v in dirs.items()}
+    text_pairs = [(f"{base}/{k}", v) for k, v in local.items()]
+    texts = (".json", ".md", ".txt", ".csv", ".log", ".ipynb", ".html")
     written = []
     for key, data in sorted(out["files"].items()):
         kind, rel = key.split("/", 1)
         dest = Path(local[kind]) / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.suffix == ".json":   # its paths as a run here records them: relative to the project
-            text = data.decode()
+        if dest.suffix in texts:   # the worker's folders become this machine's; a record's paths, as a run here records them
+            text = data.decode(errors="replace")
             for old, new in text_pairs: text = text.replace(old, new)
-            try: text = json.dumps(portable_record(json.loads(text)), indent=1)
-            except ValueError: pass
+            if dest.suffix == ".json":
+                try: text = json.dumps(portable_record(json.loads(text)), indent=1)
+                except ValueError: pass
             dest.write_text(text)
         else: dest.write_bytes(data)
         if kind == "results": written.append(str(dest))
@@ -187,8 +192,18 @@ def _write_back(s, out, dirs, prof_name) -> list:
     if out["notebook"] is not None: _fix_metadata(outp, s["notebook"])
     return sorted(written)
 
+def _run_here(s, row, tag, slow):
+    "Run step `s` on this machine, as `run_profile` would (its `always` steps: nothing else runs meanwhile, as they wait for every step before them and every later step waits for them); its error or None."
+    res_dir = Path(s["parameters"].get("results_dir", s["results_dir"]))
+    before, t0 = _snapshot(res_dir), time.time()
+    _say(f"{tag}: running here (it reads every result)")
+    with this_python_kernel() as kernel: err = execute_step(s, kernel, tag, slow, progress=False)
+    row["seconds"] = round(time.time() - t0, 1)
+    _finish_step(s, row, tag, sorted(str(p) for p, t in _snapshot(res_dir).items() if before.get(p) != t), err, " here")
+    return err
+
 def run_on_cluster(profile="smoke",  # a profile's name, a profiles file or a dict (`get_profile`)
-                   cluster="local:2",# 'local:N', or a Dask scheduler's address (tcp://HOST:8786, tls://HOST:8786)
+                   cluster="local:2",# 'local:N', a Dask scheduler's address (tcp://HOST:8786, tls://HOST:8786), or a `distributed.Client`
                    overrides=None,   # {name: value} over every step that declares it
                    only=None,        # step names, notebook names, numbers or globs; None: every step
                    redo=False,       # run steps whose results files exist too
@@ -201,14 +216,14 @@ def run_on_cluster(profile="smoke",  # a profile's name, a profiles file or a di
                    security=None,    # a `distributed.Security` for a tls:// scheduler (`cluster_security`)
                    timeout=10,       # seconds to wait for the scheduler
                   ) -> RunSummary:
-    "`run_profile` on a Dask cluster: each step that is ready (`step_dependencies`) goes to a free worker, with the files it reads; what it makes comes back and is written here, once, when it finishes. Stops submitting at a failure."
+    "`run_profile` on a Dask cluster: each step that is ready (`step_dependencies`) goes to a free worker, with the files it reads; what it makes comes back and is written here, once, when it finishes. `always` steps (the recipe gate, the report) run here. Stops submitting at a failure."
     prof, steps, summary = _start_run(profile, overrides, only, results_dir, runs_dir, model_dir, nbs_dir, skip_missing)
     _quiet_papermill()
     client, close = connect(cluster, security, timeout)
     try:
         from distributed import wait
         info = client.scheduler_info()
-        _say(f"cluster {cluster}: {len(info['workers'])} worker(s)"
+        _say(f"cluster {client.scheduler.address}: {len(info['workers'])} worker(s)"
              + (f"; dashboard {client.dashboard_link}" if "dashboard" in info.get("services", {}) and find_spec("bokeh") else ""))
         deps, n = step_dependencies(steps), len(steps)
         rows = {s["step"]: _new_row(s) for s in steps}
@@ -216,6 +231,8 @@ def run_on_cluster(profile="smoke",  # a profile's name, a profiles file or a di
         tags = {s["step"]: f"[{s['i']}/{n}] {s['step']}" for s in steps}
         dirs = {"results": Path(summary.results_dir), "runs": Path(summary.runs_dir),
                 "models": Path(model_dir).absolute() if model_dir else Path(summary.runs_dir) / prof["name"] / "models"}
+        step_dirs = lambda s: dirs | ({"commit": resolve_path(s["parameters"]["commit_dir"]).absolute()}
+                                      if s["parameters"].get("commit_dir") else {})   # where an ensemble commits its members
         client.subscribe_topic("fer-run", lambda ev: _say(f"{tags.get(ev[1]['step'], ev[1]['step'])}: started on worker {ev[1]['where']}"))
         state, running, failed = {}, {}, False
         while True:
@@ -225,11 +242,15 @@ def run_on_cluster(profile="smoke",  # a profile's name, a profiles file or a di
                 if (skip := _not_to_run(s, tags[name], redo, prof["name"])) is not None:
                     rows[name].update(skip); state[name] = "finished"; continue
                 Path(s["record"]).unlink(missing_ok=True)
+                if s["always"]:   # a gate or the report: cheap, reads every result, may write the project's README: here
+                    err = _run_here(s, rows[name], tags[name], slow)
+                    state[name], failed = ("finished", failed) if err is None else ("failed", True)
+                    continue
                 prefix = s["parameters"].get("profile", prof["name"])
                 with warnings.catch_warnings():   # the inputs travel inside the task, so that the scheduler still holds them when
                     warnings.filterwarnings("ignore", "Sending large graph")   # its worker dies (scattered data would die with it)
                     fut = client.submit(run_step_on_worker, s, Path(s["notebook"]).read_text(), step_inputs(s, dirs["results"], prefix),
-                                        dirs, on_sample(prof, overrides), slow, key=f"fer-run-{name}-{uuid.uuid4().hex[:8]}",
+                                        step_dirs(s), on_sample(prof, overrides), slow, key=f"fer-run-{name}-{uuid.uuid4().hex[:8]}",
                                         resources=s["resources"] or None, pure=False)
                 running[fut], state[name] = (s, time.time()), "running"
             if not running: break
@@ -243,7 +264,7 @@ def run_on_cluster(profile="smoke",  # a profile's name, a profiles file or a di
                     out = {"error": f"{type(e).__name__}: {e}", "files": {}, "notebook": None, "log": None, "worker": None}
                 row["seconds"] = round(out.get("seconds") or time.time() - t0, 1)
                 row["worker"] = out.get("worker")
-                written = _write_back(s, out, dirs, prof["name"]) if out.get("base") else []
+                written = _write_back(s, out, step_dirs(s), prof["name"]) if out.get("base") else []
                 _finish_step(s, row, tag, written, out["error"], f" on worker {out['worker']}" if out.get("worker") else "")
                 state[s["step"]] = "finished" if out["error"] is None else "failed"
                 failed = failed or out["error"] is not None

@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PLATFORM_ONLY = {"google"}
 # imported only when Keras runs on that backend (`results.gpu_name`): whoever picks KERAS_BACKEND=jax installs jax
 BACKEND_ONLY = {"jax", "torch"}
+# imported only by what an optional extra serves (`fer-run --cluster`: 09b_cluster), which says which extra to install
+EXTRA_ONLY = {"distributed": "cluster"}
 
 def _requirements(key):
     cfg = configparser.ConfigParser(delimiters=["="])
@@ -58,6 +60,9 @@ def test_notebook_imports_come_with_the_base_install(nb):
     missing = {}
     for mod, cell in notebook_imports(ROOT / "nbs" / nb).items():
         if mod in sys.stdlib_module_names or mod == "fer_nbdev" or mod in PLATFORM_ONLY | BACKEND_ONLY: continue
+        if mod in EXTRA_ONLY:   # in that extra's requirements, and never in the base ones
+            assert canonicalize_name(mod) in {canonicalize_name(r.name) for r in _requirements(f"{EXTRA_ONLY[mod]}_requirements")}, (nb, mod)
+            continue
         provided = {canonicalize_name(d) for d in dists.get(mod, [])}
         if not provided: missing[mod] = (cell, "installed by no distribution here")
         elif not provided & base: missing[mod] = (cell, f"from {', '.join(sorted(provided))}, not in the base requirements")
