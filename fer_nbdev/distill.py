@@ -4,7 +4,7 @@
 
 # %% ../nbs/06a_distill.ipynb 7
 from __future__ import annotations
-import datetime, json, time
+import datetime, json, re, time
 from pathlib import Path
 import numpy as np
 from .data import FERDataset
@@ -110,7 +110,7 @@ def chosen_distillation(results_dir, profile="cpufull") -> dict:
 
 # %% ../nbs/06a_distill.ipynb 25
 def distillations(results_dir, profile="cpufull") -> "pd.DataFrame":
-    "Every distilled run of `profile` in `results_dir` (search runs aside) beside its teacher: teacher, its PublicTest accuracy, T, w, epochs, the student's PublicTest and PrivateTest accuracy."
+    "Every distilled run of `profile` in `results_dir` (search runs aside) beside its teacher and its labels-only twin (the run named as the student without `_distilled…`): teacher, its PublicTest accuracy, T, w, optimizer, epochs, the student's and the twin's PublicTest and PrivateTest accuracy."
     import pandas as pd
     recs = read_results(results_dir) if Path(results_dir).is_dir() else []
     by_run = {r["run"]: r for r in recs}
@@ -122,9 +122,12 @@ def distillations(results_dir, profile="cpufull") -> "pd.DataFrame":
         name = d.get("teacher") or Path(str(p["teacher"])).name.split(".")[0]
         t = by_run.get(name) or by_run.get(f"{profile}-{name}") or {}
         tm = t.get("metrics", {})
+        twin = by_run.get(re.sub(r"_distilled[a-z_]*(?=-)", "", r["run"])) or {}
+        tw = twin.get("metrics", {})
         rows.append({"student": r["run"], "teacher": name,
                      "teacher PublicTest": (tm.get("PublicTest+tta") or tm.get("PublicTest") or {}).get("accuracy"),
                      "T": d.get("temperature", p.get("temperature", 1.0)), "w": d.get("distill", p.get("distill")),
-                     "epochs": r["epochs"], "PublicTest": r["metrics"]["PublicTest"]["accuracy"],
-                     "PrivateTest": r["metrics"]["PrivateTest"]["accuracy"]})
+                     "optimizer": p.get("optimizer", "adam"), "epochs": r["epochs"], "PublicTest": r["metrics"]["PublicTest"]["accuracy"],
+                     "PrivateTest": r["metrics"]["PrivateTest"]["accuracy"], "labels-only twin": twin.get("run"),
+                     "twin PublicTest": (tw.get("PublicTest") or {}).get("accuracy"), "twin PrivateTest": (tw.get("PrivateTest") or {}).get("accuracy")})
     return pd.DataFrame(rows)
