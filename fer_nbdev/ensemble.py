@@ -325,7 +325,7 @@ def run_ensemble(name, members, splits, *, weighted=True, tta=None, batch_size=2
     return EnsembleRun(ms, w, metrics, wm, table, wt, rp, wrp, mp, wmp)
 
 # %% ../nbs/06_ensemble.ipynb 33
-_PROFILES = ("smoke", "nb", "cpu", "gpu")
+from .profiles import PROFILE_STRENGTH as _PROFILES   # weakest to strongest; a cpufull run outranks a cpu one
 
 def _rank(rec):
     prof = (rec.get("parameters") or {}).get("profile") or str(rec.get("run", "")).split("-", 1)[0]

@@ -9,10 +9,10 @@ from pathlib import Path
 from .data import package_dir
 
 # %% auto 0
-__all__ = ['PROFILES_FILE', 'STEP_KEYS', 'PROFILE_KEYS', 'FILE_KEYS', 'PROFILES', 'RECIPE_EPOCHS', 'RECIPE_BASE',
-           'RECIPE_VARIANTS', 'RECIPE', 'DISTILL_TARGETS', 'DISTILL_EPOCHS', 'DISTILL_SEARCH', 'TUNED_AS_VGG',
-           'resolve_sets', 'nbs_path', 'notebook_parameters', 'ProfileError', 'step', 'check_profile', 'load_profiles',
-           'get_profile', 'list_profiles', 'profile_table']
+__all__ = ['PROFILES_FILE', 'STEP_KEYS', 'PROFILE_KEYS', 'FILE_KEYS', 'PROFILE_STRENGTH', 'PROFILES', 'RECIPE_EPOCHS',
+           'RECIPE_BASE', 'RECIPE_VARIANTS', 'RECIPE', 'DISTILL_TARGETS', 'DISTILL_EPOCHS', 'DISTILL_SEARCH',
+           'TUNED_AS_VGG', 'resolve_sets', 'nbs_path', 'notebook_parameters', 'ProfileError', 'step', 'check_profile',
+           'load_profiles', 'get_profile', 'list_profiles', 'profile_table']
 
 # %% ../nbs/00b_profiles.ipynb 8
 PROFILES_FILE = package_dir() / "profiles.yaml"   # the project's profiles: smoke, cpu, cpufull, gpu
@@ -187,6 +187,8 @@ def load_profiles(path=None,            # a profiles file; None: the project's, 
     return data
 
 # %% ../nbs/00b_profiles.ipynb 27
+# weakest to strongest ("nb": a notebook run by hand): how the report, publishing and ensembles rank runs of one model
+PROFILE_STRENGTH = ("smoke", "nb", "cpu", "cpufull", "gpu")
 _CONFIG = load_profiles(check_notebooks=False)   # the notebooks are checked where they are at hand: 00b_profiles, the tests
 PROFILES = _CONFIG["profiles"]
 RECIPE_EPOCHS = _CONFIG["recipe"]["epochs"]             # the recipe search's short runs

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import ast, fnmatch, json, os, re, tempfile
 from pathlib import Path
-from .profiles import PROFILES, _assigned, nbs_path
+from .profiles import PROFILES, PROFILE_STRENGTH, _assigned, nbs_path
 
 _DIRECTIVE = re.compile(r"^\s*#\s*\|\s*(.*?)\s*$")
 
@@ -26,7 +26,7 @@ __all__ = ['PROFILE_ORDER', 'OUTPUTS_TAG', 'FULL_RUN_PROFILES', 'MAX_LINES', 'MA
            'outputs_banner', 'banner_info', 'find_banner', 'publish_notebook', 'publish_outputs']
 
 # %% ../nbs/09_publish.ipynb 7
-PROFILE_ORDER = ("smoke", "nb", "cpu", "cpufull", "gpu")   # weakest to strongest, as the report ranks runs
+PROFILE_ORDER = PROFILE_STRENGTH   # weakest to strongest, as the report ranks runs
 OUTPUTS_TAG = "fer-run-outputs"                             # marks the banner `publish_outputs` writes (an output's metadata key)
 FULL_RUN_PROFILES = ("cpufull", "cpu", "gpu")               # the full run a sample banner points to: the first that runs the notebook
 

@@ -13,14 +13,14 @@ from .data import EMOTIONS, package_dir
 from .results import read_results, project_dir   # project_dir: the project root (results.project_dir)
 
 # %% auto 0
-__all__ = ['STUDY_SOURCE', 'STUDY', 'SOTA', 'MODEL_NAMES', 'TRANSFER_MODELS', 'PROFILES', 'PROTOCOL_SPLITS', 'MISSING',
-           'RECIPE_PREFIX', 'SAMPLE_FILE', 'NEEDS_IMAGENET', 'IMAGENET_REASON', 'SAMPLE_NOTE', 'CPU_TARGETS',
-           'RESULTS_START', 'RESULTS_END', 'StudyRow', 'Reference', 'study_table', 'on_sample', 'profile_of',
-           'profile_rank', 'init_label', 'model_key', 'base_model', 'transfer_mode', 'row_key', 'select_runs',
-           'project_results_dir', 'cpu_label', 'hardware_label', 'train_hours', 'results_table', 'md_table',
-           'results_markdown', 'Target', 'cpu_targets', 'targets_markdown', 'best_run', 'plot_accuracy',
-           'plot_confusion', 'plot_per_class_f1', 'plot_history', 'time_spent', 'time_spent_line', 'plot_cost',
-           'plot_curves', 'figures', 'write_report', 'update_markers', 'readme_section', 'update_readme']
+__all__ = ['STUDY_SOURCE', 'STUDY', 'SOTA', 'MODEL_NAMES', 'TRANSFER_MODELS', 'PROTOCOL_SPLITS', 'MISSING', 'RECIPE_PREFIX',
+           'SAMPLE_FILE', 'NEEDS_IMAGENET', 'IMAGENET_REASON', 'SAMPLE_NOTE', 'CPU_TARGETS', 'RESULTS_START',
+           'RESULTS_END', 'StudyRow', 'Reference', 'study_table', 'on_sample', 'profile_of', 'profile_rank',
+           'init_label', 'model_key', 'base_model', 'transfer_mode', 'row_key', 'select_runs', 'project_results_dir',
+           'cpu_label', 'hardware_label', 'train_hours', 'results_table', 'md_table', 'results_markdown', 'Target',
+           'cpu_targets', 'targets_markdown', 'best_run', 'plot_accuracy', 'plot_confusion', 'plot_per_class_f1',
+           'plot_history', 'time_spent', 'time_spent_line', 'plot_cost', 'plot_curves', 'figures', 'write_report',
+           'update_markers', 'readme_section', 'update_readme']
 
 # %% ../nbs/07_report.ipynb 9
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ MODEL_NAMES = {
     "best_ensemble": "Best ensemble",
 }
 TRANSFER_MODELS = ("inceptionv3", "resnet50", "vgg16")   # models with a pretrained (ImageNet) base
-PROFILES = ("smoke", "nb", "cpu", "cpufull", "gpu")                  # weakest to strongest
+from .profiles import PROFILE_STRENGTH as PROFILES        # weakest to strongest
 PROTOCOL_SPLITS = {"usage": ("PrivateTest", "PublicTest"), "stratified": ("val", "test")}
 MISSING = "—"
 RECIPE_PREFIX = "recipe_"                                # model keys of the recipe search's short runs: not table rows
