@@ -217,6 +217,7 @@ def run_on_cluster(profile="smoke",  # a profile's name, a profiles file or a di
                    timeout=10,       # seconds to wait for the scheduler
                   ) -> RunSummary:
     "`run_profile` on a Dask cluster: each step that is ready (`step_dependencies`) goes to a free worker, with the files it reads; what it makes comes back and is written here, once, when it finishes. `always` steps (the recipe gate, the report) run here. Stops submitting at a failure."
+    from fer_nbdev.cluster import run_step_on_worker as task   # by reference: workers import it from the package they have installed
     prof, steps, summary = _start_run(profile, overrides, only, results_dir, runs_dir, model_dir, nbs_dir, skip_missing)
     _quiet_papermill()
     client, close = connect(cluster, security, timeout)
@@ -249,7 +250,7 @@ def run_on_cluster(profile="smoke",  # a profile's name, a profiles file or a di
                 prefix = s["parameters"].get("profile", prof["name"])
                 with warnings.catch_warnings():   # the inputs travel inside the task, so that the scheduler still holds them when
                     warnings.filterwarnings("ignore", "Sending large graph")   # its worker dies (scattered data would die with it)
-                    fut = client.submit(run_step_on_worker, s, Path(s["notebook"]).read_text(), step_inputs(s, dirs["results"], prefix),
+                    fut = client.submit(task, s, Path(s["notebook"]).read_text(), step_inputs(s, dirs["results"], prefix),
                                         step_dirs(s), on_sample(prof, overrides), slow, key=f"fer-run-{name}-{uuid.uuid4().hex[:8]}",
                                         resources=s["resources"] or None, pure=False)
                 running[fut], state[name] = (s, time.time()), "running"
