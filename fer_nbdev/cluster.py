@@ -202,21 +202,22 @@ def _run_here(s, row, tag, slow):
     _finish_step(s, row, tag, sorted(str(p) for p, t in _snapshot(res_dir).items() if before.get(p) != t), err, " here")
     return err
 
-def run_on_cluster(profile="smoke",  # a profile's name, a profiles file or a dict (`get_profile`)
-                   cluster="local:2",# 'local:N', a Dask scheduler's address (tcp://HOST:8786, tls://HOST:8786), or a `distributed.Client`
-                   overrides=None,   # {name: value} over every step that declares it
-                   only=None,        # step names, notebook names, numbers or globs; None: every step
-                   redo=False,       # run steps whose results files exist too
-                   results_dir=None, # where results files go; None: `default_results_dir`
-                   runs_dir="runs",  # executed notebooks and logs go to `runs_dir/<profile>/`
-                   model_dir=None,   # where models go; None: `runs_dir/<profile>/models`
-                   nbs_dir=None,     # the notebooks folder; None: `nbs_path()`
-                   slow=False,       # run the cells marked `#| slow` too
-                   skip_missing=False, # skip steps whose notebook does not exist, instead of stopping
-                   security=None,    # a `distributed.Security` for a tls:// scheduler (`cluster_security`)
-                   timeout=10,       # seconds to wait for the scheduler
+_LOCAL_ONLY = ("log_output", "progress", "kernel_name")   # run_profile's parameters that a cluster's run has no use for
+
+def run_on_cluster(profile="smoke",   # a profile's name, a profiles file or a dict (`get_profile`)
+                   cluster="local:2", # 'local:N', a Dask scheduler's address (tcp://HOST:8786, tls://HOST:8786), or a `distributed.Client`
+                   security=None,     # a `distributed.Security` for a tls:// scheduler (`cluster_security`)
+                   timeout=10,        # seconds to wait for the scheduler
+                   **kwargs,          # `run_profile`'s: overrides, only, redo, results_dir, runs_dir, model_dir, nbs_dir, slow, skip_missing
                   ) -> RunSummary:
     "`run_profile` on a Dask cluster: each step that is ready (`step_dependencies`) goes to a free worker, with the files it reads; what it makes comes back and is written here, once, when it finishes. `always` steps (the recipe gate, the report) run here. Stops submitting at a failure."
+    import inspect
+    from fer_nbdev.pipeline import run_profile
+    if unused := [k for k in kwargs if k in _LOCAL_ONLY]: raise TypeError(f"run_on_cluster: {', '.join(unused)} are for a run on one machine")
+    a = inspect.signature(run_profile).bind(profile, **kwargs)
+    a.apply_defaults()
+    overrides, only, redo, results_dir, runs_dir, model_dir, nbs_dir, slow, skip_missing = (a.arguments[k] for k in (
+        "overrides", "only", "redo", "results_dir", "runs_dir", "model_dir", "nbs_dir", "slow", "skip_missing"))
     from fer_nbdev.cluster import run_step_on_worker as task   # by reference: workers import it from the package they have installed
     prof, steps, summary = _start_run(profile, overrides, only, results_dir, runs_dir, model_dir, nbs_dir, skip_missing)
     _quiet_papermill()

@@ -568,8 +568,9 @@ def main(argv=None) -> int:
             return 0
         if a.cluster:   # 09b_cluster, after this notebook: imported only here, and only with Dask installed
             from fer_nbdev.cluster import run_on_cluster, cluster_security
-            summary = run_on_cluster(a.profile or "smoke", a.cluster, overrides, a.only, a.redo, a.results, a.runs, a.models,
-                                     a.nbs, a.slow, a.skip_missing, cluster_security(a.cluster, a.tls_ca_file, a.tls_cert, a.tls_key))
+            summary = run_on_cluster(a.profile or "smoke", a.cluster, cluster_security(a.cluster, a.tls_ca_file, a.tls_cert, a.tls_key),
+                                     overrides=overrides, only=a.only, redo=a.redo, results_dir=a.results, runs_dir=a.runs,
+                                     model_dir=a.models, nbs_dir=a.nbs, slow=a.slow, skip_missing=a.skip_missing)
         else:
             summary = run_profile(a.profile or "smoke", overrides, a.only, a.redo, a.results, a.runs, a.models, a.nbs, a.slow,
                                   a.log_output, not a.no_progress, a.kernel, a.skip_missing)
