@@ -9,7 +9,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from .data import find_fer2013
 from .results import portable_record, resolve_path
-from .pipeline import (RunSummary, _finish_step, _fix_metadata, _new_row, _not_to_run, _quiet_papermill, _say, _snapshot, _start_run,
+from .pipeline import (RunSummary, _finish_step, _fix_metadata, _new_row, _not_to_run, _quiet_papermill, _run_and_record, _say, _start_run,
                                 describe_error, execute_step, on_sample, shrink_models, this_python_kernel)
 
 # %% auto 0
@@ -103,13 +103,13 @@ def run_step_on_worker(step, notebook, inputs, dirs, sample, slow=False) -> dict
     "Run one planned step on this Dask worker, in a folder of its own: `notebook` (the prepared notebook's text), `inputs` ({'results/…' or 'models/…': bytes}), `dirs` (the client's results, models and runs folders); returns what it made, as bytes, for the client to write."
     from distributed import get_worker
     w = get_worker()
-    where = f"worker {w.name} ({w.address})"
+    where = f"{w.name} ({w.address})"
     _quiet_papermill()
     if not sample:   # a worker finds FER2013 on its own machine
         try: find_fer2013(step["parameters"].get("data_path"))
-        except FileNotFoundError as e: raise FileNotFoundError(f"{where}: {e}") from None
+        except FileNotFoundError as e: raise FileNotFoundError(f"worker {where}: {e}") from None
     with _ONE_STEP:
-        w.log_event("fer-run", {"step": step["step"], "event": "start", "where": f"{w.name} ({w.address})"})
+        w.log_event("fer-run", {"step": step["step"], "event": "start", "where": where})
         base = Path(tempfile.mkdtemp(prefix="fer-run-", dir=w.local_directory))
         try:
             mine = {k: base / k for k in ("results", "models", "runs", "nbs", "commit")}
@@ -132,7 +132,7 @@ def run_step_on_worker(step, notebook, inputs, dirs, sample, slow=False) -> dict
             after = {p: st for d in kept for p, st in _state(d).items()}
             made = {str(p.relative_to(base)): p.read_bytes() for p, st in after.items() if before.get(p) != st}
             out, log = Path(s["output"]), Path(s["output"]).with_suffix(".log")
-            return {"worker": f"{w.name} ({w.address})", "base": str(base), "seconds": seconds, "files": made,
+            return {"worker": where, "base": str(base), "seconds": seconds, "files": made,
                     "notebook": out.read_bytes() if out.is_file() else None, "log": log.read_bytes() if log.is_file() else None,
                     "error": None if err is None else describe_error(err, Path(step["notebook"]).name)}
         finally: shutil.rmtree(base, ignore_errors=True)
@@ -163,7 +163,7 @@ def step_inputs(s, results_dir, prefix) -> dict:
     files = {f"results/{p.relative_to(res).as_posix()}": p.read_bytes() for p in sorted(res.rglob("*")) if p.is_file()} if res.is_dir() else {}
     return files | {f"models/{p.name}": p.read_bytes() for p in _input_models(s, res, prefix)}
 
-def _write_back(s, out, dirs, prof_name) -> list:
+def _write_back(s, out, dirs) -> list:
     "Write what a worker sent back (`out`) where a run on this machine would have written it; the results files written."
     base = out["base"]
     local = {k: str(v) for k, v in dirs.items()}
@@ -194,13 +194,8 @@ def _write_back(s, out, dirs, prof_name) -> list:
 
 def _run_here(s, row, tag, slow):
     "Run step `s` on this machine, as `run_profile` would (its `always` steps: nothing else runs meanwhile, as they wait for every step before them and every later step waits for them); its error or None."
-    res_dir = Path(s["parameters"].get("results_dir", s["results_dir"]))
-    before, t0 = _snapshot(res_dir), time.time()
     _say(f"{tag}: running here (it reads every result)")
-    with this_python_kernel() as kernel: err = execute_step(s, kernel, tag, slow, progress=False)
-    row["seconds"] = round(time.time() - t0, 1)
-    _finish_step(s, row, tag, sorted(str(p) for p, t in _snapshot(res_dir).items() if before.get(p) != t), err, " here")
-    return err
+    with this_python_kernel() as kernel: return _run_and_record(s, row, tag, kernel, slow, progress=False, where=" here")
 
 _LOCAL_ONLY = ("log_output", "progress", "kernel_name")   # run_profile's parameters that a cluster's run has no use for
 
@@ -266,7 +261,7 @@ def run_on_cluster(profile="smoke",   # a profile's name, a profiles file or a d
                     out = {"error": f"{type(e).__name__}: {e}", "files": {}, "notebook": None, "log": None, "worker": None}
                 row["seconds"] = round(out.get("seconds") or time.time() - t0, 1)
                 row["worker"] = out.get("worker")
-                written = _write_back(s, out, step_dirs(s), prof["name"]) if out.get("base") else []
+                written = _write_back(s, out, step_dirs(s)) if out.get("base") else []
                 _finish_step(s, row, tag, written, out["error"], f" on worker {out['worker']}" if out.get("worker") else "")
                 state[s["step"]] = "finished" if out["error"] is None else "failed"
                 failed = failed or out["error"] is not None

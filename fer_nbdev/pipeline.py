@@ -422,6 +422,15 @@ def _finish_step(s, row, tag, written, err, where=""):
     _say(f"{tag}: done{where} in {row['seconds']:.0f} s" + (f" -> {', '.join(Path(p).name for p in written)}" if written else "")
          + (f"\n  warning: {row['note']}" if row["note"] else ""))
 
+def _run_and_record(s, row, tag, kernel, slow=False, log_output=False, progress=True, where=""):
+    "Run step `s` on this machine (`execute_step`), time it, and record it in `row` with the results files it wrote (`_finish_step`); its error, or None."
+    res_dir = Path(s["parameters"].get("results_dir", s["results_dir"]))
+    before, t0 = _snapshot(res_dir), time.time()
+    err = execute_step(s, kernel, tag, slow, log_output, progress)
+    row["seconds"] = round(time.time() - t0, 1)
+    _finish_step(s, row, tag, sorted(str(p) for p, t in _snapshot(res_dir).items() if before.get(p) != t), err, where)
+    return err
+
 def _start_run(profile, overrides, only, results_dir, runs_dir, model_dir, nbs_dir, skip_missing):
     "The profile, its plan and an empty summary, for `run_profile` and a cluster's run; raises when a notebook is missing (unless `skip_missing`)."
     prof = get_profile(profile)
@@ -467,19 +476,13 @@ def run_profile(profile="smoke",    # a profile's name, a profiles file or a dic
             if (skip := _not_to_run(s, tag, redo, prof["name"])) is not None: row.update(skip); continue
             if s["not_passed"]:
                 _say(f"{tag}: note: {s['notebook'].name} does not declare {', '.join(s['not_passed'])}: not passed")
-            res_dir = Path(s["parameters"].get("results_dir", s["results_dir"]))
             Path(s["record"]).unlink(missing_ok=True)
-            before = _snapshot(res_dir)
             if note := resume_note(s["parameters"]):
                 _say(f"{tag}: resuming its training {note} (backup {s['parameters']['backup_dir']})")
             if log_output:
                 shown = {k: v for k, v in s["parameters"].items() if k not in ("results_dir", "model_dir", "profile", "backup_dir")}
                 _say(f"{tag}: running {s['notebook'].name} -> {s['output']}  {shown}")
-            t0 = time.time()
-            err = execute_step(s, kernel, tag, slow, log_output, progress)
-            row["seconds"] = round(time.time() - t0, 1)
-            _finish_step(s, row, tag, sorted(str(p) for p, t in _snapshot(res_dir).items() if before.get(p) != t), err)
-            failed = err is not None
+            failed = _run_and_record(s, row, tag, kernel, slow, log_output, progress) is not None
     if on_sample(prof, overrides) and summary.ran:   # a check: its models need not be kept at full precision
         shrink_models(Path(model_dir) if model_dir else Path(runs_dir) / prof["name"] / "models")
     return summary
