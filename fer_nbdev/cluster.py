@@ -9,11 +9,13 @@ from importlib.util import find_spec
 from pathlib import Path
 from .data import find_fer2013
 from .results import portable_record, resolve_path
+from .profiles import notebook_parameters
 from .pipeline import (RunSummary, _finish_step, _fix_metadata, _new_row, _not_to_run, _quiet_papermill, _run_and_record, _say, _start_run,
                                 describe_error, execute_step, on_sample, shrink_models, this_python_kernel)
 
 # %% auto 0
-__all__ = ['step_dependencies', 'cluster_security', 'connect', 'run_step_on_worker', 'step_inputs', 'run_on_cluster']
+__all__ = ['step_dependencies', 'cluster_security', 'connect', 'run_step_on_worker', 'run_tuner_on_worker', 'step_inputs',
+           'run_on_cluster']
 
 # %% ../nbs/09b_cluster.ipynb 8
 def step_dependencies(steps) -> dict:
@@ -138,6 +140,56 @@ def run_step_on_worker(step, notebook, inputs, dirs, sample, slow=False) -> dict
         finally: shutil.rmtree(base, ignore_errors=True)
 
 # %% ../nbs/09b_cluster.ipynb 19
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s: s.bind(("", 0)); return s.getsockname()[1]
+
+def run_tuner_on_worker(parameters, # the tuning step's parameters over its notebook's defaults (`tuning.search_args` reads them)
+                        oracle,     # 'host:port' where the step serves its search
+                        tuner_id,   # this worker's name in the search: 'tuner1', 'tuner2', ...
+                        done_event, # the name of the `distributed.Event` the client sets when the step has ended
+                       ) -> dict:
+    "One keras-tuner worker (`tuning.tuner_worker`) of the search a tuning step serves at `oracle`, in a process of its own on this Dask worker; returns {worker, tuner, trials: {trial id: seconds}}."
+    import subprocess, sys
+    from distributed import Event, get_worker
+    w = get_worker()
+    where = f"{w.name} ({w.address})"
+    if parameters.get("data_path") != "sample":   # a worker finds FER2013 on its own machine
+        try: find_fer2013(parameters.get("data_path"))
+        except FileNotFoundError as e: raise FileNotFoundError(f"worker {where}: {e}") from None
+    folder = Path(tempfile.mkdtemp(prefix="fer-tuner-", dir=w.local_directory))
+    out, log = folder / "trials.json", folder / "tuner.log"
+    code = ("import json, sys; from fer_nbdev.tuning import tuner_worker; "
+            "json.dump(tuner_worker(**json.load(sys.stdin)), open(sys.argv[1], 'w'))")
+    done, ended = Event(done_event), False
+    try:
+        with open(log, "wb") as f:
+            proc = subprocess.Popen([sys.executable, "-c", code, str(out)], stdin=subprocess.PIPE, stdout=f,
+                                    stderr=subprocess.STDOUT, cwd=folder)
+            proc.stdin.write(json.dumps({"parameters": parameters, "oracle": oracle, "tuner_id": tuner_id}).encode())
+            proc.stdin.close()
+            while proc.poll() is None:
+                if done.wait(timeout=1): ended = True; proc.kill(); proc.wait()   # the step is over: nothing left to run
+        if out.is_file(): return {"worker": where, "tuner": tuner_id, "trials": json.loads(out.read_text())}
+        if ended: return {"worker": where, "tuner": tuner_id, "trials": {}}
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+        raise RuntimeError(f"tuner {tuner_id} on worker {where} exited {proc.returncode}: " + " | ".join(tail))
+    finally: shutil.rmtree(folder, ignore_errors=True)
+
+def _spread_search(client, s) -> tuple | None:
+    "For a step whose notebook takes `oracle` (a search) on a cluster of 2+ workers that can run it: (its worker, its oracle address, the other workers), else None."
+    from urllib.parse import urlparse
+    if "oracle" not in (notebook_parameters(s["notebook"]) or {}): return None
+    need = s["resources"] or {}
+    able = [a for a, w in client.scheduler_info()["workers"].items()
+            if all(w.get("resources", {}).get(k, 0) >= v for k, v in need.items())]
+    if len(able) < 2: return None
+    busy = client.processing()
+    chief = min(able, key=lambda a: len(busy.get(a, ())))
+    port = client.run(_free_port, workers=[chief])[chief]
+    return chief, f"{urlparse(chief).hostname}:{port}", [a for a in able if a != chief]
+
+# %% ../nbs/09b_cluster.ipynb 21
 def _input_models(s, results_dir, prefix) -> list:
     "The model files step `s` reads from earlier runs: those named by the results files of the runs it requires, its teacher run and the ensembles' members."
     p = s["parameters"]
@@ -197,6 +249,25 @@ def _run_here(s, row, tag, slow):
     _say(f"{tag}: running here (it reads every result)")
     with this_python_kernel() as kernel: return _run_and_record(s, row, tag, kernel, slow, progress=False, where=" here")
 
+def _defaults(notebook) -> dict:
+    "A notebook's parameters with their default values."
+    import ast
+    return {k: ast.literal_eval(v) for k, v in (notebook_parameters(notebook) or {}).items()}
+
+def _end_search(client, event, futs, tag, wait_s=60) -> dict:
+    "The step of a spread search has ended: tell its tuners, and gather {tuner: {worker, trials}} (a tuner that failed: its error)."
+    from distributed import Event, wait
+    Event(event, client=client).set()
+    wait(futs, timeout=wait_s)
+    got = {}
+    for i, f in enumerate(futs, 1):
+        try: r = f.result(timeout=1); got[r["tuner"]] = {"worker": r["worker"], "trials": sorted(r["trials"], key=int)}
+        except Exception as e: got[f"tuner{i}"] = {"error": f"{type(e).__name__}: {e}"}
+    for t, r in got.items():
+        _say(f"{tag}: {t} " + (f"failed: {r['error']}" if "error" in r else
+                               f"ran trial(s) {', '.join(r['trials']) or 'none'} on worker {r['worker']}"))
+    return got
+
 _LOCAL_ONLY = ("log_output", "progress", "kernel_name")   # run_profile's parameters that a cluster's run has no use for
 
 def run_on_cluster(profile="smoke",   # a profile's name, a profiles file or a dict (`get_profile`)
@@ -231,7 +302,7 @@ def run_on_cluster(profile="smoke",   # a profile's name, a profiles file or a d
         step_dirs = lambda s: dirs | ({"commit": resolve_path(s["parameters"]["commit_dir"]).absolute()}
                                       if s["parameters"].get("commit_dir") else {})   # where an ensemble commits its members
         client.subscribe_topic("fer-run", lambda ev: _say(f"{tags.get(ev[1]['step'], ev[1]['step'])}: started on worker {ev[1]['where']}"))
-        state, running, failed = {}, {}, False
+        state, running, failed, searches = {}, {}, False, {}
         while True:
             for s in steps if not failed else []:
                 name = s["step"]
@@ -244,12 +315,25 @@ def run_on_cluster(profile="smoke",   # a profile's name, a profiles file or a d
                     state[name], failed = ("finished", failed) if err is None else ("failed", True)
                     continue
                 prefix = s["parameters"].get("profile", prof["name"])
+                where, tuners = {}, None
+                if (spread := _spread_search(client, s)) is not None:   # a search: served by the step, run by every worker
+                    chief, oracle, others = spread
+                    event = f"fer-run-{name}-{uuid.uuid4().hex[:8]}-done"
+                    tuner_params = {**_defaults(s["notebook"]), **s["parameters"]}
+                    tuners = (event, [client.submit(run_tuner_on_worker, tuner_params, oracle, f"tuner{i}", event,
+                                                    key=f"fer-run-{name}-tuner{i}-{uuid.uuid4().hex[:8]}", workers=[w],
+                                                    allow_other_workers=True, retries=2, resources=s["resources"] or None,
+                                                    pure=False) for i, w in enumerate(others, 1)])
+                    s = {**s, "parameters": {**s["parameters"], "oracle": oracle}}
+                    where = dict(workers=[chief], allow_other_workers=False)
+                    _say(f"{tags[name]}: its search served at {oracle}, with {len(others)} more tuner(s) on the other workers")
                 with warnings.catch_warnings():   # the inputs travel inside the task, so that the scheduler still holds them when
                     warnings.filterwarnings("ignore", "Sending large graph")   # its worker dies (scattered data would die with it)
                     fut = client.submit(task, s, Path(s["notebook"]).read_text(), step_inputs(s, dirs["results"], prefix),
                                         step_dirs(s), on_sample(prof, overrides), slow, key=f"fer-run-{name}-{uuid.uuid4().hex[:8]}",
-                                        resources=s["resources"] or None, pure=False)
+                                        resources=s["resources"] or None, pure=False, **where)
                 running[fut], state[name] = (s, time.time()), "running"
+                if tuners: searches[fut] = tuners
             if not running: break
             try: done, _ = wait(list(running), return_when="FIRST_COMPLETED")
             except Exception: done = [f for f in running if f.status != "pending"]   # cancelled by the scheduler: said below
@@ -259,6 +343,7 @@ def run_on_cluster(profile="smoke",   # a profile's name, a profiles file or a d
                 try: out = fut.result()
                 except Exception as e:   # the step could not start on its worker, or its workers died
                     out = {"error": f"{type(e).__name__}: {e}", "files": {}, "notebook": None, "log": None, "worker": None}
+                if fut in searches: row["tuners"] = _end_search(client, *searches.pop(fut), tag)
                 row["seconds"] = round(out.get("seconds") or time.time() - t0, 1)
                 row["worker"] = out.get("worker")
                 written = _write_back(s, out, step_dirs(s)) if out.get("base") else []

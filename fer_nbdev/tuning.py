@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_tuning.ipynb 7
 from __future__ import annotations
-import datetime, json, tempfile, time
+import contextlib, datetime, json, os, tempfile, time
 from pathlib import Path
 import numpy as np
 import keras
@@ -18,7 +18,8 @@ from .train import fit, set_seed, run_experiment, as_xy
 # %% auto 0
 __all__ = ['HPARAMS', 'TRIAL_SECONDS', 'search_space', 'define_hparam', 'cnn_from_hparams', 'count_cnn_params', 'CNNHyperModel',
            'tunable_cnn', 'BayesianTuner', 'trial_seconds', 'scratch_path', 'search_id', 'tune', 'trials_table',
-           'tuning_record', 'hparams_path', 'save_hparams', 'load_hparams', 'train_best', 'run_tuning']
+           'oracle_server', 'search_args', 'tuner_worker', 'tuning_record', 'hparams_path', 'save_hparams',
+           'load_hparams', 'train_best', 'run_tuning']
 
 # %% ../nbs/04_tuning.ipynb 9
 HPARAMS = ("filters", "depth", "kernel_size", "dropout", "dense_units", "learning_rate", "batch_norm")
@@ -157,9 +158,7 @@ class BayesianTuner(kt.BayesianOptimization):
         super().on_trial_begin(trial)
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
-        p, times = Path(self.project_dir) / TRIAL_SECONDS, trial_seconds(self.project_dir)
-        times[str(trial.trial_id)] = round(time.time() - self._trial_t0, 2)
-        tmp = p.with_suffix(".json.tmp"); tmp.write_text(json.dumps(times)); tmp.replace(p)   # atomic
+        _add_trial_seconds(self.project_dir, {str(trial.trial_id): round(time.time() - self._trial_t0, 2)})
 
 TRIAL_SECONDS = "trial_seconds.json"
 
@@ -167,6 +166,10 @@ def trial_seconds(project_dir) -> dict:
     "{trial id: seconds} of the finished trials of the search in `project_dir` (written by `BayesianTuner` as each trial ends)."
     p = Path(project_dir) / TRIAL_SECONDS
     return json.loads(p.read_text()) if p.is_file() else {}
+
+def _add_trial_seconds(project_dir, times):
+    p = Path(project_dir) / TRIAL_SECONDS
+    tmp = p.with_suffix(".json.tmp"); tmp.write_text(json.dumps({**trial_seconds(project_dir), **times})); tmp.replace(p)   # atomic
 
 def scratch_path(directory=None) -> Path:
     "Where tuner state goes: `directory` (created), or a fresh temporary folder when None."
@@ -183,20 +186,36 @@ def search_id(splits, **config) -> str:
 
 def tune(splits, *, max_trials=10, epochs=5, batch_size=64, seed=0, directory=None, project_name="tuned_cnn",
          space=None, augment=False, num_initial_points=None, patience=None, fit_kwargs=None, overwrite=False,
-         verbose=0) -> tuple[dict, kt.Tuner]:
+         verbose=0,
+         oracle=None,    # 'host:port': the search spread over keras-tuner workers (`tuner_worker`): this process serves its oracle there and runs trials too
+         tuner_id=None,  # with `oracle`: run trials as this worker of the search served there (returns no hparams)
+        ) -> tuple[dict, kt.Tuner]:
     "Bayesian search of `space` on `splits` (train on train, objective `val_accuracy` on val); returns (best hparams dict, tuner). The same search run again in the same `directory` resumes after its last finished trial."
     space = dict(space or search_space())
     fit_kw = {"epochs": epochs, "batch_size": batch_size, "patience": patience or epochs, **(fit_kwargs or {})}
     hypermodel = CNNHyperModel(space, augment=augment, seed=seed, fit_kwargs=fit_kw)
     n_init = num_initial_points if num_initial_points is not None else max(2, max_trials // 3)
     sid = search_id(splits, space=space, max_trials=max_trials, num_initial_points=n_init, seed=seed, augment=augment, fit=fit_kw)
-    make = lambda fresh: BayesianTuner(hypermodel, objective="val_accuracy", max_trials=max_trials, num_initial_points=n_init,
-                                       seed=seed + 1, directory=str(scratch_path(directory)),
-                                       project_name=f"{project_name}-{sid}", overwrite=fresh)
+    make = lambda fresh, d=directory: BayesianTuner(hypermodel, objective="val_accuracy", max_trials=max_trials, num_initial_points=n_init,
+                                                    seed=seed + 1, directory=str(scratch_path(d)),
+                                                    project_name=f"{project_name}-{sid}", overwrite=fresh)
+    if tuner_id is not None:   # a worker: keras-tuner's OracleClient asks the chief for trials; the search's state stays there
+        if oracle is None: raise ValueError("tune: tuner_id is for a worker of a search served elsewhere; give that search's oracle too")
+        with _tuner_env(oracle, tuner_id):
+            tuner = make(True, None)
+            tuner.search(splits.train, splits.val, verbose=verbose)
+        return None, tuner
     tuner = make(overwrite)
     if not overwrite and tuner.oracle.trials and not any(t.status == "COMPLETED" for t in tuner.oracle.trials.values()):
         tuner = make(True)   # reloaded, but nothing finished to keep (e.g. every trial failed before a fix): search anew
-    tuner.search(splits.train, splits.val, verbose=verbose)
+    if oracle is None: tuner.search(splits.train, splits.val, verbose=verbose)
+    else:   # the chief: serve the oracle, and run trials here too, as worker tuner0 of its own search
+        tuner.oracle.verbose = verbose
+        tuner.save()   # as keras-tuner's own chief does: a resumed search reloads the tuner, not only its oracle
+        with oracle_server(tuner.oracle, oracle), _tuner_env(oracle, "tuner0"):
+            here = make(True, None)
+            here.search(splits.train, splits.val, verbose=verbose)
+        _add_trial_seconds(tuner.project_dir, trial_seconds(here.project_dir))
     best = tuner.get_best_hyperparameters(1)
     if not best or not any(t.status == "COMPLETED" for t in tuner.oracle.trials.values()):
         raise RuntimeError(f"no trial completed in {tuner.project_dir}: see the trials' errors there")
@@ -212,7 +231,65 @@ def trials_table(tuner):
     df.insert(2, "best_so_far", df["score"].cummax())
     return df
 
-# %% ../nbs/04_tuning.ipynb 35
+# %% ../nbs/04_tuning.ipynb 28
+@contextlib.contextmanager
+def _tuner_env(oracle, tuner_id):
+    "keras-tuner's distributed mode for the tuners made and run inside: workers of the chief at `oracle` ('host:port'), as `tuner_id`."
+    host, port = str(oracle).rsplit(":", 1)
+    new = {"KERASTUNER_ORACLE_IP": host, "KERASTUNER_ORACLE_PORT": port, "KERASTUNER_TUNER_ID": tuner_id}
+    old = {k: os.environ.get(k) for k in new}
+    os.environ.update(new)
+    try: yield
+    finally:
+        for k, v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+
+@contextlib.contextmanager
+def oracle_server(oracle,    # the chief's keras-tuner oracle
+                  address,   # 'host:port' to serve it at: an address of this machine that the workers reach
+                  poll_s=0.5):
+    "Serve `oracle` to keras-tuner workers over gRPC (keras-tuner's own servicer) while inside; on leaving, wait until every trial handed out has ended and every worker has been told to stop."
+    import grpc
+    from concurrent import futures
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    protos.get_service_grpc().add_OracleServicer_to_server(OracleServicer(oracle), server)
+    try: bound = server.add_insecure_port(str(address))
+    except RuntimeError: bound = 0
+    if not bound: raise OSError(f"cannot serve the search's oracle at {address}: the port is taken, or the host is not this machine")
+    server.start()
+    try:
+        yield server
+        while not exit_chief(oracle): time.sleep(poll_s)   # keras-tuner's own chief checks every 20 s
+        oracle.save()   # its last save listed the last trials as running: a resumed search would run them again
+    finally: server.stop(grace=2)
+
+def search_args(p: dict) -> dict:
+    "`tune`'s search from 04_tuning's parameters `p` (the notebook's globals, or a step's parameters over the notebook's defaults): the step and its tuner workers build it alike."
+    space = search_space(filters=p["filters_range"], depth=p["depth_range"], kernel_size=p["kernel_sizes"],
+                         dropout=p["dropout_range"], dense_units=p["dense_range"], learning_rate=p["lr_range"],
+                         batch_norm=p["batch_norm_choices"])
+    return dict(max_trials=p["max_trials"], epochs=p["tuner_epochs"], batch_size=p["batch_size"], seed=p["seed"],
+                project_name=f"{p['profile']}-tuned-{p['protocol']}", space=space, augment=p["augment"],
+                num_initial_points=p["initial_points"], fit_kwargs=p["fit_kwargs"])
+
+def tuner_worker(parameters: dict,  # 04_tuning's parameters, as `search_args` reads them, with `data_path` and `protocol`
+                 oracle: str,       # the chief's 'host:port'
+                 tuner_id: str,     # this worker's name in the search ('tuner1', 'tuner2', ...): one per worker
+                 wait_s=3600,       # how long to wait for each answer of the chief (it may start after this worker)
+                ) -> dict:
+    "One worker of a spread search: load the step's faces, build its search and run the trials the chief at `oracle` hands out, until it has no more; returns {trial id: seconds} of the trials run here."
+    from keras_tuner.src.distribute import oracle_client
+    from .baseline import get_splits
+    from .data import load_fer2013
+    oracle_client.TIMEOUT = wait_s
+    splits = get_splits(load_fer2013(parameters["data_path"]), parameters["protocol"], parameters["seed"])
+    _, tuner = tune(splits, **search_args(parameters), oracle=oracle, tuner_id=tuner_id)
+    return trial_seconds(tuner.project_dir)
+
+# %% ../nbs/04_tuning.ipynb 38
 def tuning_record(tuner, best, space, *, epochs, batch_size, seed, search_time_s=None) -> dict:
     """The search as a JSON-able dict: tuner, objective, space, budget, every trial's hyperparameters and score, the best set, and its
     time: the sum of its finished trials' (`trial_seconds`, so a resumed search counts the trials before it), else `search_time_s`."""
@@ -253,7 +330,7 @@ def load_hparams(path) -> dict:
     "The best hyperparameters of a saved `tuning_record` (what `cnn_from_hparams` takes)."
     return json.loads(Path(path).read_text())["best_hparams"]
 
-# %% ../nbs/04_tuning.ipynb 40
+# %% ../nbs/04_tuning.ipynb 43
 def train_best(best, splits, *, epochs=30, batch_size=64, patience=8, augment=True, seed=0, fit_kwargs=None,
                results_dir=None, model_dir=None, profile="nb", protocol="usage", parameters=None, extra=None, tta=None, verbose=0):
     "Rebuild `best` with `cnn_from_hparams`, train and score it with `run_experiment` as `tuned-<protocol>` (model key `tuned_cnn`; `tta`: also scored with it, as every CNN can be); returns (model, history, results path)."

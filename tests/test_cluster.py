@@ -99,6 +99,28 @@ def test_two_workers_write_what_one_machine_writes(tmp_path, smoke_runs, capsys)
     assert not [p for w in dirs.values() for p in w.rglob("fer-run-*")], "a worker kept a step's folder"
 
 
+def test_a_search_spreads_over_three_workers_each_trial_run_once(tmp_path, capsys):
+    "The tuning step on three workers: its notebook serves the search (keras-tuner's chief) and runs trials as tuner0, the two other workers run tuner1 and tuner2; between them they run max_trials trials, none twice, and the final fit runs once."
+    with dask_cluster(tmp_path, n_workers=3) as (address, _, dirs):
+        s = run_on_cluster("smoke", address, only=["04_tuning-usage"], overrides={"max_trials": 6},
+                           results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")
+    out = capsys.readouterr().out
+    assert s.ok and s.ran == ["04_tuning-usage"], out
+    assert re.search(r"04_tuning-usage: its search served at 127\.0\.0\.1:\d+, with 2 more tuner\(s\)", out), out
+    rec = json.loads((tmp_path / "results" / "smoke-tuned-usage.json").read_text())
+    tuning = rec["tuning"]
+    assert tuning["max_trials"] == 6 and [t["status"] for t in tuning["trials"]] == ["COMPLETED"] * 6, tuning["trials"]
+    tuners = s.steps[0]["tuners"]
+    assert set(tuners) == {"tuner1", "tuner2"} and not [t for t in tuners.values() if "error" in t], tuners
+    ran = [sorted(tuning["trial_seconds"], key=int)] + [t["trials"] for t in tuners.values()]   # tuner0 (the chief's) first
+    every = [int(t) for r in ran for t in r]
+    assert sorted(every) == list(range(6)), ran                      # each trial once, by one tuner
+    assert sum(bool(r) for r in ran) >= 2, ran                       # the search was shared
+    assert {t["worker"].split()[0] for t in tuners.values()} | {s.steps[0]["worker"].split()[0]} == set(dirs), (tuners, s.steps[0])
+    assert rec["metrics"]["PublicTest"]["n"] > 0 and out.count("04_tuning-usage: done on worker") == 1, out
+    assert [p.name for p in (tmp_path / "results").glob("*.json")] == ["smoke-tuned-usage.json"]
+
+
 def test_a_killed_worker_s_step_runs_again_and_is_written_once(tmp_path, capsys):
     "The worker running a step is killed mid-step: the other one runs it, and the client writes its results once."
     with dask_cluster(tmp_path) as (address, workers, dirs):
