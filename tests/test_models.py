@@ -82,3 +82,15 @@ def test_saved_model_reloads_with_augmentation_and_crop(tmp_path, faces):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(loaded.predict(faces, verbose=0), p, atol=1e-6)
     assert any(isinstance(l, RandomCenterCrop) for s in loaded.layers if isinstance(s, keras.Sequential) for l in s.layers)
+
+
+def test_mini_xception_trains_an_epoch_that_ends_in_a_smaller_batch():
+    "165 faces in batches of 128, so the epoch ends in a batch of 37: with 8 stem channels this crashed TensorFlow's oneDNN kernels (moved here from 03_cnn, where it ran in every step)."
+    from fer_nbdev.models import mini_xception
+    mx = mini_xception(augment=True, crop=44)
+    mx.compile("adam", "sparse_categorical_crossentropy")
+    sample = load_sample()
+    x, y = sample.x[:165], sample.labels[:165]
+    assert len(x) == 165
+    loss = mx.fit(x, y, batch_size=128, verbose=0).history["loss"]
+    assert len(loss) == 1 and np.isfinite(loss[0])
