@@ -64,10 +64,14 @@ def connect(address="local:2",  # 'local:N' (N worker processes here), a schedul
         share = str(max(1, (os.cpu_count() or 1) // n))   # TensorFlow, oneDNN and BLAS in each kernel: its share of the cores
         env = {"OMP_NUM_THREADS": share, "TF_NUM_INTRAOP_THREADS": share, "TF_NUM_INTEROP_THREADS": "1",
                "MKL_NUM_THREADS": share, "OPENBLAS_NUM_THREADS": share}
+        import logging
+        log = logging.getLogger("distributed")   # the scheduler and the nannies live in this process: their INFO lines
+        level = log.level                         # (workers joining, leaving, closing) would drown the steps' lines
+        log.setLevel(logging.ERROR)
         cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                           dashboard_address="127.0.0.1:0", env=env, silence_logs=40)
+                                           dashboard_address="127.0.0.1:0", env=env, silence_logs=logging.ERROR)
         client = distributed.Client(cluster, timeout=timeout)
-        return client, lambda: (client.close(), cluster.close())
+        return client, lambda: (client.close(), cluster.close(), log.setLevel(level))
     if not re.match(r"(tcp|tls|ucx|inproc)://", str(address)):
         raise ValueError(f"--cluster {address}: give local:N or a scheduler address such as tcp://HOST:8786 or tls://HOST:8786")
     try: client = distributed.Client(address, security=security, timeout=timeout)
