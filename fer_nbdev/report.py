@@ -275,7 +275,7 @@ def md_table(header, rows) -> str:
     return "\n".join(out + ["| " + " | ".join(map(esc, r)) + " |" for r in rows])
 
 NEEDS_IMAGENET = (*TRANSFER_MODELS, "avg_ensemble")   # rows that cannot run without downloaded ImageNet weights
-IMAGENET_REASON = "needs ImageNet weights (not reachable here): `fer-run --profile gpu` where they are"
+IMAGENET_REASON = "needs ImageNet weights: run `fer-run --profile gpu` with internet access"
 
 def _first_metric(r, col, fmt):
     "The row's first metric, or why a row with no run has none (ImageNet rows), in place of a bare dash."
