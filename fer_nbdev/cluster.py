@@ -306,7 +306,7 @@ def run_on_cluster(profile="smoke",   # a profile's name, a profiles file or a d
         step_dirs = lambda s: dirs | ({"commit": resolve_path(s["parameters"]["commit_dir"]).absolute()}
                                       if s["parameters"].get("commit_dir") else {})   # where an ensemble commits its members
         client.subscribe_topic("fer-run", lambda ev: _say(f"{tags.get(ev[1]['step'], ev[1]['step'])}: started on worker {ev[1]['where']}"))
-        state, running, failed, searches = {}, {}, False, {}
+        state, running, failed, searches, restarts, gone = {}, {}, False, {}, {}, {}
         while True:
             for s in steps if not failed else []:
                 name = s["step"]
@@ -337,17 +337,28 @@ def run_on_cluster(profile="smoke",   # a profile's name, a profiles file or a d
                                         step_dirs(s), on_sample(prof, overrides), slow, key=f"fer-run-{name}-{uuid.uuid4().hex[:8]}",
                                         resources=s["resources"] or None, pure=False, **where)
                 running[fut], state[name] = (s, time.time()), "running"
-                if tuners: searches[fut] = tuners
+                if tuners: searches[fut] = (*tuners, chief)
             if not running: break
-            try: done, _ = wait(list(running), return_when="FIRST_COMPLETED")
-            except Exception: done = [f for f in running if f.status != "pending"]   # cancelled by the scheduler: said below
+            try: done, _ = wait(list(running), timeout=5 if searches else None, return_when="FIRST_COMPLETED")
+            except Exception: done = [f for f in running if f.status != "pending"]   # cancelled by the scheduler, or 5 s passed
+            alive = client.scheduler_info()["workers"] if searches else {}
+            for f in [f for f, (*_, chief) in searches.items() if chief not in alive and f not in done]:
+                f.cancel()   # a search's step runs only where its oracle listens, and that worker is gone: start it anew
+                (s, _), (event, futs, chief) = running.pop(f), searches.pop(f)
+                _end_search(client, event, futs, tags[s["step"]])
+                restarts[s["step"]] = restarts.get(s["step"], 0) + 1
+                if restarts[s["step"]] <= 2:   # as Dask retries a plain step on another worker
+                    _say(f"{tags[s['step']]}: worker {chief}, running it and serving its search, left the cluster: it starts again")
+                    del state[s["step"]]
+                else: running[f], done, gone[f] = (s, time.time()), [*done, f], chief   # reported below as failed
             for fut in done:
                 s, t0 = running.pop(fut)
                 row, tag = rows[s["step"]], tags[s["step"]]
                 try: out = fut.result()
                 except Exception as e:   # the step could not start on its worker, or its workers died
                     out = {"error": f"{type(e).__name__}: {e}", "files": {}, "notebook": None, "log": None, "worker": None}
-                if fut in searches: row["tuners"] = _end_search(client, *searches.pop(fut), tag)
+                if fut in gone: out["error"] = f"worker {gone[fut]}, running it and serving its search, left the cluster (3 times)"
+                if fut in searches: row["tuners"] = _end_search(client, *searches.pop(fut)[:2], tag)
                 row["seconds"] = round(out.get("seconds") or time.time() - t0, 1)
                 row["worker"] = out.get("worker")
                 written = _write_back(s, out, step_dirs(s)) if out.get("base") else []
