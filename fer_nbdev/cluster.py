@@ -158,6 +158,8 @@ def run_tuner_on_worker(parameters, # the tuning step's parameters over its note
     from distributed import Event, get_worker
     w = get_worker()
     where = f"{w.name} ({w.address})"
+    done, ended = Event(done_event), False
+    if done.is_set(): return {"worker": where, "tuner": tuner_id, "trials": {}}   # it waited behind other steps: too late
     if parameters.get("data_path") != "sample":   # a worker finds FER2013 on its own machine
         try: find_fer2013(parameters.get("data_path"))
         except FileNotFoundError as e: raise FileNotFoundError(f"worker {where}: {e}") from None
@@ -165,7 +167,6 @@ def run_tuner_on_worker(parameters, # the tuning step's parameters over its note
     out, log = folder / "trials.json", folder / "tuner.log"
     code = ("import json, sys; from fer_nbdev.tuning import tuner_worker; "
             "json.dump(tuner_worker(**json.load(sys.stdin)), open(sys.argv[1], 'w'))")
-    done, ended = Event(done_event), False
     try:
         with open(log, "wb") as f:
             proc = subprocess.Popen([sys.executable, "-c", code, str(out)], stdin=subprocess.PIPE, stdout=f,
@@ -258,17 +259,21 @@ def _defaults(notebook) -> dict:
     import ast
     return {k: ast.literal_eval(v) for k, v in (notebook_parameters(notebook) or {}).items()}
 
-def _end_search(client, event, futs, tag, wait_s=60) -> dict:
-    "The step of a spread search has ended: tell its tuners, and gather {tuner: {worker, trials}} (a tuner that failed: its error)."
+def _end_search(client, event, futs, tag, wait_s=10) -> dict:
+    "The step of a spread search has ended: tell its tuners, and gather {tuner: {worker, trials}} (a tuner that failed: its error). A tuner still waiting behind other steps is cancelled: the search ended without it."
     from distributed import Event, wait
-    Event(event, client=client).set()
-    wait(futs, timeout=wait_s)
+    Event(event, client=client).set()   # a tuner still starting stops within a second; every other one has ended already
+    try: wait(futs, timeout=wait_s)
+    except Exception: pass              # some still queued on busy workers
     got = {}
     for i, f in enumerate(futs, 1):
+        if f.status == "pending":
+            f.cancel(); got[f"tuner{i}"] = {"worker": None, "trials": []}; continue
         try: r = f.result(timeout=1); got[r["tuner"]] = {"worker": r["worker"], "trials": sorted(r["trials"], key=int)}
         except Exception as e: got[f"tuner{i}"] = {"error": f"{type(e).__name__}: {e}"}
     for t, r in got.items():
         _say(f"{tag}: {t} " + (f"failed: {r['error']}" if "error" in r else
+                               "never started: its worker was busy with other steps until the search ended" if r["worker"] is None else
                                f"ran trial(s) {', '.join(r['trials']) or 'none'} on worker {r['worker']}"))
     return got
 
