@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_tuning.ipynb 7
 from __future__ import annotations
-import contextlib, datetime, json, os, tempfile, time
+import contextlib, datetime, json, os, shutil, tempfile, time
 from pathlib import Path
 import numpy as np
 import keras
@@ -216,6 +216,7 @@ def tune(splits, *, max_trials=10, epochs=5, batch_size=64, seed=0, directory=No
             here = make(True, None)
             here.search(splits.train, splits.val, verbose=verbose)
         _add_trial_seconds(tuner.project_dir, trial_seconds(here.project_dir))
+        shutil.rmtree(Path(here.project_dir).parent, ignore_errors=True)   # its trials' checkpoints: the search is the chief's
     best = tuner.get_best_hyperparameters(1)
     if not best or not any(t.status == "COMPLETED" for t in tuner.oracle.trials.values()):
         raise RuntimeError(f"no trial completed in {tuner.project_dir}: see the trials' errors there")
@@ -287,7 +288,9 @@ def tuner_worker(parameters: dict,  # 04_tuning's parameters, as `search_args` r
     oracle_client.TIMEOUT = wait_s
     splits = get_splits(load_fer2013(parameters["data_path"]), parameters["protocol"], parameters["seed"])
     _, tuner = tune(splits, **search_args(parameters), oracle=oracle, tuner_id=tuner_id)
-    return trial_seconds(tuner.project_dir)
+    times = trial_seconds(tuner.project_dir)
+    shutil.rmtree(Path(tuner.project_dir).parent, ignore_errors=True)   # its trials' checkpoints: the search is the chief's
+    return times
 
 # %% ../nbs/04_tuning.ipynb 38
 def tuning_record(tuner, best, space, *, epochs, batch_size, seed, search_time_s=None) -> dict:
