@@ -121,25 +121,33 @@ def test_a_search_spreads_over_three_workers_each_trial_run_once(tmp_path, capsy
     assert [p.name for p in (tmp_path / "results").glob("*.json")] == ["smoke-tuned-usage.json"]
 
 
-def test_a_search_whose_worker_dies_starts_again_elsewhere(tmp_path, capsys):
-    "The worker running the tuning step (and serving its search) is killed mid-search: the step starts again on the other worker, the tuner there is stopped, and the results are written once."
+def _run_and_kill_the_step_s_worker(tmp_path, step, find_s, after_s, finish_s):
+    """Run `step` of the smoke profile on two workers and SIGKILL the worker whose step folder appears first, `after_s`
+    seconds after it does (within `find_s`); the run must end within `finish_s` of the kill. Returns (summary, victim,
+    the workers' folders)."""
     with dask_cluster(tmp_path) as (address, workers, dirs):
         box = {}
         t = threading.Thread(target=lambda: box.update(s=run_on_cluster(
-            "smoke", address, only=["04_tuning-usage"], results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")))
+            "smoke", address, only=[step], results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")))
         t.start()
-        deadline, victim = time.time() + 90, None
+        deadline, victim = time.time() + find_s, None
         while victim is None and time.time() < deadline:   # the step's worker: the one with the step's folder
             victim = next((n for n, d in dirs.items() if list(d.rglob("fer-run-*"))), None)
             time.sleep(0.2)
-        assert victim, "no worker started the step within 90 s"
-        time.sleep(3)
+        assert victim, f"no worker started the step within {find_s} s"
+        time.sleep(after_s)
         os.killpg(workers[victim].pid, signal.SIGKILL)
-        t.join(timeout=300)
-        assert not t.is_alive(), "the run did not finish within 300 s of the kill"
-    s, out = box["s"], capsys.readouterr().out
+        t.join(timeout=finish_s)
+        assert not t.is_alive(), f"the run did not finish within {finish_s} s of the kill"
+    return box["s"], victim, dirs
+
+
+def test_a_search_whose_worker_dies_starts_again_elsewhere(tmp_path, capsys):
+    "The worker running the tuning step (and serving its search) is killed mid-search: the step starts again on the other worker, the tuner there is stopped, and the results are written once."
+    s, victim, dirs = _run_and_kill_the_step_s_worker(tmp_path, "04_tuning-usage", find_s=90, after_s=3, finish_s=300)
+    out = capsys.readouterr().out
     assert s.ok and s.ran == ["04_tuning-usage"], out
-    assert re.search(rf"worker tcp://127\.0\.0\.1:\d+, running it and serving its search, left the cluster: it starts again", out), out
+    assert re.search(r"worker tcp://127\.0\.0\.1:\d+, running it and serving its search, left the cluster: it starts again", out), out
     survivor = next(n for n in dirs if n != victim)
     assert re.search(rf"04_tuning-usage: done on worker {survivor} ", out) and out.count(": done on worker") == 1, out
     assert sorted(p.name for p in (tmp_path / "results").glob("*.json")) == ["smoke-tuned-usage.json"]
@@ -147,21 +155,8 @@ def test_a_search_whose_worker_dies_starts_again_elsewhere(tmp_path, capsys):
 
 def test_a_killed_worker_s_step_runs_again_and_is_written_once(tmp_path, capsys):
     "The worker running a step is killed mid-step: the other one runs it, and the client writes its results once."
-    with dask_cluster(tmp_path) as (address, workers, dirs):
-        box = {}
-        t = threading.Thread(target=lambda: box.update(s=run_on_cluster(
-            "smoke", address, only=["02_baseline"], results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")))
-        t.start()
-        deadline, victim = time.time() + 60, None
-        while victim is None and time.time() < deadline:   # the worker whose step folder appears first
-            victim = next((n for n, d in dirs.items() if list(d.rglob("fer-run-*"))), None)
-            time.sleep(0.2)
-        assert victim, "no worker started the step within 60 s"
-        time.sleep(2)   # the kernel is starting: mid-step
-        os.killpg(workers[victim].pid, signal.SIGKILL)
-        t.join(timeout=240)
-        assert not t.is_alive(), "the run did not finish within 240 s of the kill"
-    s, out = box["s"], capsys.readouterr().out
+    s, victim, dirs = _run_and_kill_the_step_s_worker(tmp_path, "02_baseline", find_s=60, after_s=2, finish_s=240)   # 2 s: mid kernel start
+    out = capsys.readouterr().out
     assert s.ok and s.ran == ["02_baseline-mlp-usage"], out
     survivor = next(n for n in dirs if n != victim)
     assert re.search(rf"done on worker {survivor} ", out) and out.count(": done on worker") == 1, out
