@@ -115,7 +115,8 @@ def resolve_member(spec, results_dir=None, profile=None) -> Member:
         if not committed.is_file():
             raise FileNotFoundError(f"member {rec.get('run')!r}: its results entry names no saved model file (model_path={path!r}) "
                                     f"and {portable_path(committed)} holds no committed copy: train it again")
-        print(f"member {rec['run']}: {rec.get('model_path')} is gone, using the committed half-precision copy {portable_path(committed)}")
+        print(f"member {rec['run']}: loaded from its committed half-precision copy {portable_path(committed)} "
+              f"(its training run's file {rec.get('model_path')} is not here)")
         path = committed
     return Member(rec["run"], load_keras(path), rec, str(path))
 

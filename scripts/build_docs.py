@@ -7,12 +7,14 @@
 
 Every notebook goes through nbdev's own processing (the `FilterDefaults` processors that `nbdev_docs` runs: front
 matter, `#| hide`/`#| export` directives, `show_doc` cells added and executed for the API reference, doc links),
-then nbconvert renders it: HTML pages with a navigation sidebar for the site, Markdown for the README. Only
-`index` and `07_report` are executed by default (the report's tables and plots come from the results files);
-`--execute-all` executes every notebook on its small default parameters. Every other page shows the outputs stored
-in its notebook: those of the strongest real run, which `fer-run --publish` copies into nbs/ with a banner naming
-the run (a page the build executes gets a note saying so instead of that banner). `--nbs DIR` renders the notebooks
-of another folder (a copy with published outputs, say). `nbdev_docs` with Quarto keeps working
+then nbconvert renders it to Markdown: the README, and one page per notebook that MkDocs with the Material theme
+builds into the site (mkdocs.yml: search, contents, previous/next links; this script fills in the names, addresses
+and navigation from settings.ini and nbs/sidebar.yml). Only `index` and `07_report` are executed by default (the
+report's tables and plots come from the results files); `--execute-all` executes every notebook on its small default
+parameters. Every other page shows the outputs stored in its notebook: those of the strongest real run, which
+`fer-run --publish` copies into nbs/ with a banner naming the run (a page the build executes gets a note saying so
+instead of that banner). `--nbs DIR` renders the notebooks of another folder (a copy with published outputs, say).
+A link between pages, or to an API entry, that leads nowhere fails the build. `nbdev_docs` with Quarto keeps working
 for those who have Quarto: this script reads the same nbs/sidebar.yml, settings.ini and notebooks.
 
 The one departure from nbdev's processing, unless --strict: a cell that mixes imports with other code is executed
@@ -20,7 +22,7 @@ for its imports only (nbdev would run it whole while collecting `show_doc` outpu
 notebook's earlier cells define), and an error while collecting the API reference becomes a warning.
 """
 from __future__ import annotations
-import argparse, ast, datetime, html, json, os, re, shutil, sys, tempfile, time, warnings
+import argparse, ast, html, json, os, re, shutil, sys, tempfile, time, warnings
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -164,6 +166,12 @@ def fix_links(text: str, links: dict, doc_url: str | None = None) -> str:
     text = _SOURCE_LINK.sub(r'<a class="source-link" href="\1" target="_blank">source</a>', text)
     text = _QUARTO_ATTRS.sub(r"\1", text)
     if doc_url: text = text.replace(doc_url.rstrip("/") + "/", "")
+    # nbdev links every name it knows, private ones too, but documents only public ones: those links lead nowhere
+    text = re.sub(r"\[(`_\w+`)\]\([^)\s]*#_[\w.]*\)", r"\1", text)
+    pages = {t for t in links.values() if t.endswith(".md")}
+    if pages:   # the site's sources are Markdown: nbdev's doc links (`data.html#load_fer2013`) go to the page's source
+        text = re.sub(r"\]\(([\w-]+)\.html(#[^)\s]*)?\)",
+                      lambda m: f"]({m.group(1)}.md{m.group(2) or ''})" if f"{m.group(1)}.md" in pages else m.group(0), text)
     return text
 
 
@@ -206,26 +214,47 @@ def clean(nb: dict, links: dict, doc_url=None, results_section=None) -> tuple[di
 
 
 # ---------------------------------------------------------------- rendering --------------------------------------
-def _exporter(kind: str):
+def _exporter():
+    "nbconvert's Markdown exporter, without prompts; cells tagged `remove_input`/`remove_cell` lose their input/all."
     from traitlets.config import Config
-    from nbconvert import HTMLExporter, MarkdownExporter
+    from nbconvert import MarkdownExporter
     c = Config()
     c.TagRemovePreprocessor.enabled = True
     c.TagRemovePreprocessor.remove_input_tags = ("remove_input",)
     c.TagRemovePreprocessor.remove_cell_tags = ("remove_cell",)
-    if kind == "html":
-        return HTMLExporter(config=c, template_name="basic", exclude_input_prompt=True, exclude_output_prompt=True)
     return MarkdownExporter(config=c, exclude_input_prompt=True, exclude_output_prompt=True)
 
 
-def lower_anchors(body: str) -> str:
-    "Heading anchors in lower case, as Quarto makes them and as nbdev's doc links expect (`predict.html#emotiondetector`); local links to them too."
-    body = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{m.group(1).lower()}"', body)
-    return re.sub(r'href="((?!https?:|mailto:)[^"#]*)#([^"]+)"', lambda m: f'href="{m.group(1)}#{m.group(2).lower()}"', body)
+FOLD_LINES = 30     # an output longer than this (a model summary, a training log) is folded on the site
+_API_HEADING = re.compile(r"^(#{2,4}) ([A-Za-z_][\w.]*)[ \t]*$", re.M)
+
+
+def for_site(nb: dict) -> dict:
+    """What the site needs beyond `clean`: the parameters cell's code hidden (its outputs, such as the published run's
+    banner, stay), long outputs folded, and each `show_doc` heading given the anchor nbdev and Quarto give it
+    (`#emotiondetector.analyze_video`), so nbdev's doc links and the README's API links land on it."""
+    for c in nb["cells"]:
+        if c["cell_type"] != "code": continue
+        tags = c.setdefault("metadata", {}).setdefault("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags): tags.append("remove_input")
+        for o in c.get("outputs", []):
+            data = o.get("data") or {}
+            if "text/markdown" in data:
+                md = "".join(data["text/markdown"]) if isinstance(data["text/markdown"], list) else data["text/markdown"]
+                data["text/markdown"] = _API_HEADING.sub(lambda m: f"{m.group(1)} {m.group(2)} {{ #{m.group(2).lower()} }}", md)
+            long_html = "text/html" in data and "".join(data["text/html"]).count("\n") > FOLD_LINES
+            text = "".join(o.get("text", "")) if o.get("output_type") == "stream" else ""
+            if long_html or text.count("\n") > FOLD_LINES:
+                body = "".join(data["text/html"]) if long_html else f"<pre>{html.escape(text)}</pre>"
+                n = body.count("\n")
+                o.clear()
+                o.update(output_type="display_data", metadata={}, data={"text/html":
+                         f'<details class="fer-fold"><summary>Output: {n} lines</summary>\n{body}\n</details>'})
+    return nb
 
 
 def render_page(job: dict) -> dict:
-    "Worker: (execute), process with nbdev, clean and render one notebook to an HTML body; never raises unless strict."
+    "Worker: (execute), process with nbdev, clean and render one notebook to a Markdown page and its images; never raises unless strict."
     import nbformat
     os.chdir(ROOT)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -255,11 +284,32 @@ def render_page(job: dict) -> dict:
         first = next((c["source"] for c in cleaned["cells"] if c["cell_type"] == "markdown"), "")
         m = re.match(r"#\s+(.*)", first)
         fm = {"title": m.group(1) if m else path.stem}
-    body, _ = _exporter("html").from_notebook_node(nbformat.reads(json.dumps(cleaned), as_version=4))
-    body = lower_anchors(body)
-    return {"name": path.name, "page": html_name(path.name), "title": str(fm.get("title", path.stem)),
-            "description": str(fm.get("description", "") or ""), "body": body, "executed": executed,
-            "notes": notes, "seconds": round(time.time() - t0, 1)}
+    page = md_name(path.name)
+    body, res = _exporter().from_notebook_node(nbformat.reads(json.dumps(for_site(cleaned)), as_version=4),
+                                               resources={"output_files_dir": page[:-3] + "_files"})
+    out = Path(job["docs_dir"])
+    for name, data in (res.get("outputs") or {}).items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
+    title, desc = str(fm.get("title", path.stem)), str(fm.get("description", "") or "")
+    head = [f"# {title}", ""]
+    if desc: head += [f"{desc}\n{{ .fer-description }}", ""]
+    head += [f'!!! warning "Docs build"\n    {n}\n' for n in notes]
+    if job["repo_url"]: head += [f"[:material-github: View the notebook on GitHub]({job['repo_url'].rstrip('/')}/blob/main/nbs/{path.name}){{ .fer-source }}", ""]
+    meta = yaml_front({"title": title, "description": desc})
+    (out / page).write_text(meta + "\n".join(head) + "\n" + body)
+    return {"name": path.name, "page": html_name(path.name), "title": title, "executed": executed, "notes": notes,
+            "seconds": round(time.time() - t0, 1)}
+
+
+def md_name(nb_name: str) -> str:
+    "The Markdown source of a notebook's page (MkDocs turns `cnn.md` into `cnn.html`)."
+    return html_name(nb_name)[:-5] + ".md"
+
+
+def yaml_front(d: dict) -> str:
+    import yaml
+    return "---\n" + yaml.safe_dump(d, allow_unicode=True, sort_keys=False, width=1000) + "---\n\n"
 
 
 def _render_in_subprocess(job: dict) -> dict:
@@ -272,72 +322,6 @@ def _render_in_subprocess(job: dict) -> dict:
             if line.startswith(("warning:", "Traceback")) or r.returncode: print(f"[{Path(job['path']).name}] {line}", file=sys.stderr)
         if r.returncode: raise RuntimeError(f"{job['path']}: rendering failed (exit {r.returncode})")
         return json.loads((Path(d) / "job.json").read_text())
-
-
-CSS = """
-:root { --accent: #2c5d8f; --border: #dde3ea; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.55 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #1d2733; }
-header.navbar { display: flex; align-items: center; gap: 1.2rem; padding: .6rem 1.2rem; background: var(--accent); color: #fff; }
-header.navbar a { color: #fff; text-decoration: none; }
-header.navbar .brand { font-weight: 600; font-size: 1.15rem; }
-header.navbar .tagline { opacity: .8; font-size: .9rem; flex: 1; }
-.layout { display: flex; align-items: flex-start; }
-nav.sidebar { width: 230px; flex: none; position: sticky; top: 0; max-height: 100vh; overflow-y: auto; padding: 1rem .8rem; border-right: 1px solid var(--border); background: #f7f9fb; }
-nav.sidebar ul { list-style: none; margin: 0; padding: 0; }
-nav.sidebar li a { display: block; padding: .3rem .5rem; border-radius: 4px; color: #2a3b4c; text-decoration: none; font-size: .92rem; }
-nav.sidebar li a:hover { background: #e8eef5; }
-nav.sidebar li a.active { background: var(--accent); color: #fff; }
-main.content { flex: 1; min-width: 0; max-width: 1200px; padding: 1rem 2rem 3rem; }
-h1.title { margin-bottom: .2rem; }
-p.description { font-style: italic; font-size: 1.15rem; opacity: .75; margin-top: 0; }
-a { color: var(--accent); }
-a.anchor-link { visibility: hidden; margin-left: .3rem; text-decoration: none; }
-h1:hover a.anchor-link, h2:hover a.anchor-link, h3:hover a.anchor-link { visibility: visible; }
-a.source-link { float: right; font-size: smaller; }
-.jp-Cell, .cell { margin: .6rem 0; }
-.jp-InputArea, .input_area { border-left: 3px solid var(--border); background: #f6f8fa; border-radius: 3px; }
-.highlight pre, pre { margin: 0; padding: .55rem .8rem; overflow-x: auto; font-size: 13px; }
-.jp-OutputArea-output pre, .output_area pre { border-left: 2px solid lightsalmon; margin-left: .6rem; background: none; }
-.jp-OutputArea-output img, .output_area img, .content img { max-width: 100%; height: auto; }
-.content table { border-collapse: collapse; margin: .8rem 0; font-size: 13px; display: block; overflow-x: auto; max-width: 100%; }
-.content th, .content td { border: 1px solid var(--border); padding: .25rem .5rem; text-align: left; white-space: nowrap; }
-.content thead th { background: #eef3f8; }
-.content tbody tr:nth-child(even) { background: #fafbfc; }
-blockquote { margin: .5rem 0; padding: 0 .8rem; border-left: 4px solid var(--border); color: #3a4a5a; }
-hr { border: 0; border-top: 1px solid var(--border); margin: 1.5rem 0 1rem; }
-.build-note { color: #8a5a00; background: #fff6e0; padding: .4rem .7rem; border-radius: 4px; font-size: .85rem; }
-footer { padding: 1rem 2rem; color: #778; font-size: .8rem; border-top: 1px solid var(--border); }
-"""
-
-
-def page_html(p: dict, pages: list, site_title: str, site_desc: str, repo_url: str) -> str:
-    nav = "\n".join(f'<li><a href="{q["page"]}"{" class=active" if q["page"] == p["page"] else ""}>{html.escape(q["title"])}</a></li>'
-                    for q in pages)
-    notes = "".join(f'<p class="build-note">Docs build: {html.escape(n)}</p>' for n in p["notes"])
-    src = f'{repo_url.rstrip("/")}/blob/main/nbs/{p["name"]}' if repo_url else ""
-    code = lambda t: re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(t))   # front matter is Markdown: inline code at least
-    desc = f'<p class="description">{code(p["description"])}</p>' if p["description"] else ""
-    built = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(p["title"])} – {html.escape(site_title)}</title>
-<link rel="stylesheet" href="styles.css"></head>
-<body>
-<header class="navbar"><a class="brand" href="index.html">{html.escape(site_title)}</a>
-<span class="tagline">{html.escape(site_desc)}</span>{f'<a href="{repo_url}">GitHub</a>' if repo_url else ''}</header>
-<div class="layout">
-<nav class="sidebar" aria-label="pages"><ul>
-{nav}
-</ul></nav>
-<main class="content" id="{p["page"][:-5]}">
-<h1 class="title">{code(p["title"])}</h1>
-{desc}{notes}
-{p["body"]}
-</main></div>
-<footer>Generated from <a href="{src}">nbs/{html.escape(p["name"])}</a> by scripts/build_docs.py (nbdev processing, nbconvert) on {built}.</footer>
-</body></html>
-"""
 
 
 # ---------------------------------------------------------------- README ----------------------------------------
@@ -364,7 +348,7 @@ def build_readme(out: Path, results_dir: Path, strict=False) -> Path:
     index = NBS / cfg.get("readme_nb", "index.ipynb")
     links = {n: f"nbs/{n}" for n in notebook_list(NBS)}
     nb, fm = clean(nbdev_process(json.loads(index.read_text()), index, strict), links, None, results_section(results_dir))
-    body, _ = _exporter("md").from_notebook_node(nbformat.reads(json.dumps(nb), as_version=4))
+    body, _ = _exporter().from_notebook_node(nbformat.reads(json.dumps(nb), as_version=4))
     head = f"# {fm.get('title', cfg.lib_name)}\n\n" + (f"> {fm['description']}\n\n" if fm.get("description") else "")
     text = head + body.strip() + f"\n\n<!-- WARNING: generated from nbs/{index.name} by scripts/build_docs.py; do not edit -->\n"
     out.write_text(re.sub(r"\n{3,}", "\n\n", text))
@@ -372,28 +356,44 @@ def build_readme(out: Path, results_dir: Path, strict=False) -> Path:
 
 
 # ---------------------------------------------------------------- site ------------------------------------------
+def mkdocs_config(docs_dir: Path, site_dir: Path, pages: list[dict], strict: bool = True):
+    """mkdocs.yml (theme, search, Markdown extensions) with what comes from elsewhere filled in: the site's name,
+    description and addresses from settings.ini, the navigation in nbs/sidebar.yml's order, the folders."""
+    from mkdocs.config import load_config
+    cfg = _config()
+    doc_url = f"{cfg.get('doc_host', '')}{cfg.get('doc_baseurl', '')}".rstrip("/")
+    return load_config(str(ROOT / "mkdocs.yml"), docs_dir=str(docs_dir), site_dir=str(site_dir), strict=strict,
+                       site_name=cfg.get("title", cfg.lib_name), site_description=cfg.get("description", ""),
+                       site_url=(doc_url + "/") if doc_url else None, repo_url=cfg.get("git_url") or None,
+                       nav=[{p["title"]: md_name(p["name"])} for p in pages])
+
+
 def build_site(out: Path, results_dir: Path, execute_all=False, no_execute=False, timeout=300, workers=2,
-               only=None, strict=False) -> list[dict]:
-    "Render every notebook into `out` (one HTML page each, sidebar navigation, styles.css)."
+               only=None, strict=False, keep_md: Path | None = None) -> list[dict]:
+    "Render every notebook to a Markdown page (nbdev processing, nbconvert), then build the site into `out` with MkDocs."
+    from mkdocs.commands.build import build as mkdocs_build
     cfg = _config()
     names = notebook_list(NBS)
     if only: names = [n for n in names if Path(n).stem in only or n in only]
-    links = {n: html_name(n) for n in notebook_list(NBS)}
+    links = {n: md_name(n) for n in notebook_list(NBS)}
     doc_url = f"{cfg.get('doc_host', '')}{cfg.get('doc_baseurl', '')}" or None
     section = results_section(results_dir)
     params = {"07_report.ipynb": {"results_dir": str(results_dir)}}
-    jobs = [{"path": str(NBS / n), "execute": not no_execute and (execute_all or n in EXECUTE), "parameters": params,
-             "timeout": timeout, "strict": strict, "links": links, "doc_url": doc_url,
-             "results_section": section if n == cfg.get("readme_nb", "index.ipynb") else None}
-            for n in names]
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as ex: pages = list(ex.map(_render_in_subprocess, jobs))
-    if out.exists(): shutil.rmtree(out)
-    out.mkdir(parents=True)
-    from pygments.formatters import HtmlFormatter
-    (out / "styles.css").write_text(CSS + HtmlFormatter(style="default").get_style_defs(".highlight"))
-    (out / ".nojekyll").write_text("")
-    repo = cfg.get("git_url", "")
-    for p in pages: (out / p["page"]).write_text(page_html(p, pages, cfg.get("title", cfg.lib_name), cfg.get("description", ""), repo))
+    with tempfile.TemporaryDirectory() as tmp:
+        md = Path(keep_md) if keep_md else Path(tmp) / "docs"
+        if md.exists(): shutil.rmtree(md)
+        md.mkdir(parents=True)
+        jobs = [{"path": str(NBS / n), "execute": not no_execute and (execute_all or n in EXECUTE), "parameters": params,
+                 "timeout": timeout, "strict": strict, "links": links, "doc_url": doc_url, "docs_dir": str(md),
+                 "repo_url": cfg.get("git_url", ""),
+                 "results_section": section if n == cfg.get("readme_nb", "index.ipynb") else None}
+                for n in names]
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as ex: pages = list(ex.map(_render_in_subprocess, jobs))
+        shutil.copy(ROOT / "scripts" / "docs.css", md / "docs.css")
+        # links between pages and to API anchors are checked: a broken one fails the build (unless only some pages are built)
+        from mkdocs.exceptions import Abort
+        try: mkdocs_build(mkdocs_config(md, out, pages, strict=not only))
+        except Abort as e: raise SystemExit(f"docs site not built: {e} (the warnings above name each link that leads nowhere)")
     return pages
 
 
@@ -416,6 +416,7 @@ def main(argv=None):
     ap.add_argument("--only", default="", help="comma-separated notebooks to render (e.g. index,07_report)")
     ap.add_argument("--strict", action="store_true", help="nbdev's processing unchanged; any error fails the build")
     ap.add_argument("--nbs", type=Path, default=None, help="notebooks folder (default: nbs/)")
+    ap.add_argument("--keep-md", type=Path, default=None, help="keep the Markdown pages MkDocs builds from in this folder")
     a = ap.parse_args(argv)
     if a.nbs is not None:
         global NBS
@@ -426,7 +427,7 @@ def main(argv=None):
         print("README:", build_readme(a.readme_out.resolve(), results, a.strict))
     if not a.readme:
         pages = build_site(a.out.resolve(), results, a.execute_all, a.no_execute, a.timeout, a.workers,
-                           {s.strip() for s in a.only.split(",") if s.strip()} or None, a.strict)
+                           {s.strip() for s in a.only.split(",") if s.strip()} or None, a.strict, a.keep_md)
         for p in pages:
             print(f"  {p['page']:<22} {p['seconds']:>6.1f} s{'  executed' if p['executed'] else ''}"
                   + "".join(f"\n      note: {n}" for n in p["notes"]))

@@ -1,5 +1,6 @@
-"""The Quarto-free docs build (scripts/build_docs.py): README.md generated from nbs/index.ipynb, and the static site
-checked in headless Chromium (the report page shows its results table and plots; a screenshot is saved to
+"""The Quarto-free docs build (scripts/build_docs.py: nbdev's processing, nbconvert's Markdown, MkDocs with the Material
+theme): README.md generated from nbs/index.ipynb, and the site checked as built (navigation, contents, previous/next,
+links and anchors, no machine paths) and in headless Chromium (search (the report page shows its results table and plots; a screenshot is saved to
 artifacts/docs-report.png for CI). The pages of notebooks with published outputs (fer-run --publish) show them: a
 site built from notebooks published from real smoke runs, and the committed notebooks' own pages, show their banner,
 their plots or tables, and numbers equal to the results files the banner names. The browser tests skip when chromium, chromedriver or selenium is missing
@@ -13,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "scripts" / "build_docs.py"
+sys.path.insert(0, str(BUILD.parent))
 ARTIFACTS = Path(os.environ.get("FER_ARTIFACTS", ROOT / "artifacts"))
 COMMANDS = ['pip install -e . && fer-run --profile smoke', 'pip install -e ".[dev]" && bash scripts/test.sh']
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -69,20 +71,36 @@ def test_committed_readme_is_generated(tmp_path):
 
 # ----------------------------------------------------------------------------------------------- site -------
 class _Links(HTMLParser):
+    "A built page's links (`hrefs`), its pages in the primary navigation (`nav`), its contents list (`toc`), its previous/next links, its element ids."
     def __init__(self):
-        super().__init__(); self.hrefs, self.nav, self.imgs, self.h3_ids, self._in_nav = [], [], [], [], False
+        super().__init__()
+        self.hrefs, self.nav, self.toc, self.footer, self.imgs, self.h3_ids, self.ids = [], [], [], [], [], [], []
+        self._navs = []   # the classes of the <nav> elements we are in
     def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "nav": self._in_nav = True
-        if tag == "a" and a.get("href"): (self.nav if self._in_nav else self.hrefs).append(a["href"])
+        a = dict(attrs); cls = a.get("class") or ""
+        if a.get("id"): self.ids.append(a["id"])
+        if tag == "nav": self._navs.append(cls)
+        if tag == "a" and a.get("href"):
+            href, navs = a["href"], " ".join(self._navs)
+            self.hrefs.append(href)
+            if "md-footer__link" in cls: self.footer.append((cls.split("--")[-1], href))
+            elif "md-nav--secondary" in navs and href.startswith("#"): self.toc.append(href)
+            elif "md-nav--primary" in navs and "md-nav__link" in cls and "#" not in href: self.nav.append(href)
         if tag == "img": self.imgs.append(a.get("src", ""))
         if tag in ("h3", "h4") and a.get("id"): self.h3_ids.append(a["id"])
     def handle_endtag(self, tag):
-        if tag == "nav": self._in_nav = False
+        if tag == "nav" and self._navs: self._navs.pop()
 
 
-def parse(path):
-    p = _Links(); p.feed(path.read_text()); return p
+@functools.lru_cache(maxsize=None)
+def _parse(path: str, mtime: float):
+    p = _Links(); p.feed(Path(path).read_text()); return p
+
+
+def parse(path): return _parse(str(path), path.stat().st_mtime)
+
+
+def site_pages(site): return sorted(p.name for p in site.glob("*.html") if p.name != "404.html")
 
 
 @pytest.fixture(scope="module")
@@ -93,16 +111,49 @@ def site(tmp_path_factory):
     return out
 
 
-def test_site_pages_and_navigation(site):
+def test_site_pages_navigation_contents_and_prev_next(site):
+    "One page per notebook, in nbs/sidebar.yml's order in every page's navigation and in the previous/next links; a contents list on every page with sections."
+    from build_docs import notebook_list, html_name
+    order = [html_name(n) for n in notebook_list(ROOT / "nbs")]
     nbs = sorted(p.name for p in (ROOT / "nbs").glob("*.ipynb"))
-    pages = {p.name for p in site.glob("*.html")}
-    assert len(pages) == len(nbs) and {"index.html", "report.html"} <= pages
-    assert (site / "styles.css").stat().st_size > 1000
-    for page in pages:
+    assert len(order) == len(nbs) and site_pages(site) == sorted(order) and {"index.html", "report.html"} <= set(order)
+    assert (site / "search" / "search_index.json").stat().st_size > 10_000 and (site / "docs.css").exists()
+    for i, page in enumerate(order):
         links = parse(site / page)
-        assert sorted(links.nav) == sorted(pages), f"{page}: the sidebar lists {links.nav}"
-        for h in links.hrefs:          # every local link leads to a page that exists
-            if not re.match(r"^(https?:|mailto:|#|data:)", h): assert (site / h.split("#")[0]).exists(), f"{page}: {h}"
+        nav = [h if h != "./" else page for h in dict.fromkeys(links.nav)]
+        assert nav == order, f"{page}: the navigation lists {nav}"
+        prev_next = dict(links.footer)
+        assert prev_next.get("prev") == (order[i - 1] if i else None), f"{page}: previous is {prev_next.get('prev')}"
+        assert prev_next.get("next") == (order[i + 1] if i + 1 < len(order) else None), f"{page}: next is {prev_next.get('next')}"
+        if page != "colab.html": assert len(links.toc) >= 2, f"{page}: no contents list ({links.toc})"
+
+
+def test_site_links_and_anchors_resolve_and_ids_are_unique(site):
+    "Every local link leads to a page of the site, and its anchor to an element of that page; no page repeats an element id."
+    for page in site_pages(site):
+        links = parse(site / page)
+        dup = sorted({i for i in links.ids if links.ids.count(i) > 1})
+        assert not dup, f"{page}: duplicate element ids {dup}"
+        for h in links.hrefs:
+            if re.match(r"^(https?:|mailto:|data:|javascript:)", h): continue
+            target, _, anchor = h.partition("#")
+            target = target or page
+            if target in ("./", ""): target = "index.html" if page == "index.html" else target
+            assert (site / target).exists(), f"{page}: link {h} leads to no file"
+            if anchor and target.endswith(".html"):
+                assert anchor in parse(site / target).ids, f"{page}: link {h}: {target} has no element with id {anchor!r}"
+
+
+def test_site_shows_no_path_of_the_machine_that_built_it(site):
+    "No page names the checkout, the Python environment, the home folder or the build's temporary folders."
+    import tempfile
+    machine = {str(ROOT), sys.prefix, str(Path(sys.prefix).resolve()), str(site.parent.parent), tempfile.gettempdir() + "/pytest-of-"}
+    if str(Path.home()) not in ("/", "/root"): machine.add(str(Path.home()))
+    for page in site_pages(site):
+        text = (site / page).read_text()
+        found = [m for m in machine if m in text]
+        assert not found, f"{page} shows {found}"
+        assert not re.search(r"lib/python3\.\d+/site-packages/", text), f"{page} shows a Python environment's site-packages/"
 
 
 def test_site_api_reference(site):
@@ -188,7 +239,7 @@ def test_report_page_in_browser(browser):
     driver, url = browser
     driver.get(f"{url}/report.html")
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
-    assert "Report" in driver.find_element(By.CSS_SELECTOR, "h1.title").text
+    assert "Report" in driver.find_element(By.CSS_SELECTOR, "article h1").text
     # the results table, with the synthetic run's number beside the study's
     tables = [t for t in driver.find_elements(By.CSS_SELECTOR, "main table") if "PrivateTest acc" in t.text]
     assert tables, "no results table on the report page"
@@ -201,9 +252,13 @@ def test_report_page_in_browser(browser):
     imgs = driver.execute_script("return Array.from(document.querySelectorAll('main img')).filter(i => !/^https?:/.test(i.getAttribute('src')))"
                                  ".map(i => [i.naturalWidth, i.naturalHeight])")
     assert len(imgs) >= 4 and all(w > 0 and h > 0 for w, h in imgs), imgs
-    # sidebar navigation works
-    nav = driver.find_elements(By.CSS_SELECTOR, "nav.sidebar a")
-    assert len(nav) >= 3 and any("active" in (a.get_attribute("class") or "") for a in nav)
+    # the navigation marks this page; the contents list is shown beside the page at this width
+    nav = driver.find_elements(By.CSS_SELECTOR, ".md-nav--primary a.md-nav__link--active")
+    assert any(a.get_attribute("href").endswith("/report.html") for a in nav)
+    toc = [a for a in driver.find_elements(By.CSS_SELECTOR, ".md-sidebar--secondary .md-nav--secondary a") if a.is_displayed()]
+    assert len(toc) >= 5 and any(a.text == "results_table" for a in toc)
+    # a wide table scrolls inside its box: the page itself is no wider than the window
+    assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1400, min(height + 50, 16000))
@@ -213,17 +268,41 @@ def test_report_page_in_browser(browser):
 
 def test_index_page_in_browser(browser):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
     driver, url = browser
     driver.set_window_size(1400, 1000)
     driver.get(f"{url}/index.html")
     pre = driver.find_element(By.CSS_SELECTOR, "main pre")
     assert [l for l in pre.text.splitlines() if l.strip()] == COMMANDS
-    link = next(a for a in driver.find_elements(By.CSS_SELECTOR, "nav.sidebar a") if a.get_attribute("href").endswith("report.html"))
-    link.click()
-    assert driver.current_url.endswith("/report.html") and driver.find_elements(By.CSS_SELECTOR, "main img")
+    link = next(a for a in driver.find_elements(By.CSS_SELECTOR, ".md-nav--primary a.md-nav__link") if a.get_attribute("href").endswith("/report.html"))
+    driver.execute_script("arguments[0].scrollIntoView(); arguments[0].click()", link)
+    WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/report.html"))
+    assert driver.find_elements(By.CSS_SELECTOR, "main img")
+    # the next link at the foot of the page leads to the page after it in the navigation
+    nxt = driver.find_element(By.CSS_SELECTOR, "a.md-footer__link--next")
+    driver.execute_script("arguments[0].click()", nxt)
+    WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/detect.html"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     driver.get(f"{url}/index.html")
     driver.save_screenshot(str(ARTIFACTS / "docs-index.png"))
+
+
+def test_search_finds_a_function_by_name(browser):
+    "The site's full-text search (Material's, offline) finds `load_fer2013` and leads to its entry on the data page."
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    driver, url = browser
+    driver.set_window_size(1400, 1000)
+    driver.get(f"{url}/cnn.html")
+    driver.find_element(By.CSS_SELECTOR, "label.md-search__icon, .md-search__input").click()
+    box = driver.find_element(By.CSS_SELECTOR, "input.md-search__input")
+    box.send_keys("load_fer2013")
+    entry = re.compile(r"/data\.html(\?[^#]*)?#load_fer2013$")   # Material adds ?h=<query> to highlight the words found
+    hit = lambda d: next((a for a in d.find_elements(By.CSS_SELECTOR, ".md-search-result__link") if entry.search(a.get_attribute("href"))), None)
+    WebDriverWait(driver, 30).until(hit)
+    driver.execute_script("arguments[0].click()", hit(driver))
+    WebDriverWait(driver, 30).until(lambda d: entry.search(d.current_url))
+    assert driver.find_element(By.ID, "load_fer2013").text.startswith("load_fer2013")
 
 
 # ----------------------------------------------------------------------------------- published outputs ----
@@ -264,13 +343,13 @@ def page_check(driver, url, page, records=None, sample=None):
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)"))
     banner = driver.find_elements(By.XPATH, "//main//blockquote[contains(., 'fer-run --publish')]")
     assert banner and banner[0].is_displayed(), f"{page}: no banner naming the run"
-    params = driver.find_elements(By.CSS_SELECTOR, "main .celltag_parameters blockquote")
-    assert banner[0] in params, f"{page}: the banner is not under the parameters cell"
+    # the parameters cell's code is hidden (the banner lists what the run injected after it)
+    assert not re.search(r"data_path = \S+ +#", driver.find_element(By.CSS_SELECTOR, "main").text), f"{page}: the parameters cell is shown"
     if sample is not None:
         assert ("Outputs from the sample run; the full run is fer-run --profile" in banner[0].text) == sample, banner[0].text
-    imgs = driver.execute_script("return Array.from(document.querySelectorAll('main .output_area img, main .jp-OutputArea img'))"
+    imgs = driver.execute_script("return Array.from(document.querySelectorAll('main article img')).filter(i => !/^https?:/.test(i.getAttribute('src')))"
                                  ".map(i => [i.naturalWidth, i.naturalHeight])")
-    tables = driver.find_elements(By.CSS_SELECTOR, "main .output_area table.dataframe, main .jp-OutputArea table.dataframe")
+    tables = driver.find_elements(By.CSS_SELECTOR, "main article table.dataframe")
     assert any(w > 0 and h > 0 for w, h in imgs) or tables, f"{page}: no plot and no table in its outputs"
     if records: assert check_numbers(driver.find_element(By.CSS_SELECTOR, "main").text, records) >= 1, f"{page}: no accuracy shown"
     return banner[0].text
@@ -297,7 +376,9 @@ def test_published_outputs_render_without_running(published_site):
         html = (site / page).read_text()
         info = banner_info(html)
         assert info and info["profile"] == "smoke" and info["sample"], page
-        assert "data:image/png;base64," in html and "Outputs from the sample run" in html, page
+        imgs = [i for i in parse(site / page).imgs if not i.startswith("http")]
+        assert imgs and all((site / i).stat().st_size > 1000 for i in imgs), (page, imgs)
+        assert "Outputs from the sample run" in html, page
         assert str(results) not in html and str(ROOT) not in html, f"{page}: machine paths"
     info = banner_info((site / "cnn.html").read_text())
     rec = json.loads((results / Path(info["results"][0]).name).read_text())
