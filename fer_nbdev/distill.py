@@ -17,7 +17,7 @@ SPLIT = "Training"          # the only split a teacher labels: the others choose
 
 # %% auto 0
 __all__ = ['TEACHERS_DIR', 'SPLIT', 'SEARCH_PREFIX', 'teacher_targets_path', 'make_teacher_targets', 'read_teacher_targets',
-           'search_runs', 'search_table', 'chosen_distillation', 'distillations']
+           'search_runs', 'search_table', 'chosen_distillation', 'distillations', 'compare_on_photos']
 
 # %% ../nbs/06a_distill.ipynb 8
 def teacher_targets_path(teacher_run:str, # the teacher's full run name, e.g. "cpufull-best_ensemble-usage"
@@ -122,7 +122,7 @@ def distillations(results_dir, profile="cpufull") -> "pd.DataFrame":
         name = d.get("teacher") or Path(str(p["teacher"])).name.split(".")[0]
         t = by_run.get(name) or by_run.get(f"{profile}-{name}") or {}
         tm = t.get("metrics", {})
-        twin = by_run.get(re.sub(r"_distilled[a-z_]*(?=-)", "", r["run"])) or {}
+        twin = by_run.get(re.sub(r"_distilled[^-]*(?=-)", "", r["run"])) or {}   # ..._distilled_own_w0.5-usage -> ...-usage
         tw = twin.get("metrics", {})
         rows.append({"student": r["run"], "teacher": name,
                      "teacher PublicTest": (tm.get("PublicTest+tta") or tm.get("PublicTest") or {}).get("accuracy"),
@@ -131,3 +131,31 @@ def distillations(results_dir, profile="cpufull") -> "pd.DataFrame":
                      "PrivateTest": r["metrics"]["PrivateTest"]["accuracy"], "labels-only twin": twin.get("run"),
                      "twin PublicTest": (tw.get("PublicTest") or {}).get("accuracy"), "twin PrivateTest": (tw.get("PrivateTest") or {}).get("accuracy")})
     return pd.DataFrame(rows)
+
+# %% ../nbs/06a_distill.ipynb 28
+def compare_on_photos(candidate,          # the model that would be shipped: anything `EmotionDetector` takes (a .keras file, a packaged name)
+                      current="default",  # the model it would replace
+                      photos=None,        # the labelled photos' folder (`detect.find_photos`); only their images are used
+                      extra=(),           # more image files, e.g. the tests' portrait
+                     ) -> tuple:
+    """Every face the predictor's default detector finds in real photos, classified by `current` and by `candidate`
+    as `fer-predict` classifies it (the detector's crop, no TTA). Returns (table, faces): one row per face with its
+    photo, box, each model's top emotion and probability and whether they agree; `faces` the (n, 48, 48) crops."""
+    import pandas as pd
+    from fer_nbdev.data import EMOTIONS
+    from fer_nbdev.detect import labelled_photos, load_image
+    from fer_nbdev.predict import EmotionDetector
+    cur, cand = EmotionDetector(current), EmotionDetector(candidate)
+    images = [(name, img) for name, img, _ in labelled_photos(photos)] + [(Path(p).name, load_image(p)) for p in extra]
+    rows, crops = [], []
+    for name, img in images:
+        boxes, faces, _ = cur.prepare(img)
+        if not len(boxes): continue
+        for b, f, a, c in zip(boxes, faces, cur.classify(faces), cand.classify(faces)):
+            rows.append({"photo": name, "box": tuple(int(v) for v in b), "current": EMOTIONS[a.argmax()],
+                         "current p": round(float(a.max()), 2), "candidate": EMOTIONS[c.argmax()],
+                         "candidate p": round(float(c.max()), 2)})
+            crops.append(f)
+    table = pd.DataFrame(rows, columns=["photo", "box", "current", "current p", "candidate", "candidate p"])
+    table["agree"] = table["current"] == table["candidate"]
+    return table, (np.stack(crops) if crops else np.zeros((0, 48, 48), np.uint8))

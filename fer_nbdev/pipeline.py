@@ -323,7 +323,11 @@ class RunSummary:
                           + (f"  {s['note']}" if s.get("note") else "") for s in self.steps]
         return "\n".join(lines)
 
-def _say(*a): print(*a, flush=True)
+_BAR = []   # the run's progress bar while steps run side by side (`run_profile(jobs=...)`): lines are written above it
+
+def _say(*a):
+    if _BAR: _BAR[-1].write(" ".join(map(str, a)), file=sys.stdout); sys.stdout.flush()
+    else: print(*a, flush=True)
 
 def _progress_bar(progress, desc):
     "papermill's progress bar for one step: a single line that goes when the step ends, and only on a terminal (a log file would keep every redraw)."
@@ -422,13 +426,14 @@ def _finish_step(s, row, tag, written, err, where=""):
     _say(f"{tag}: done{where} in {row['seconds']:.0f} s" + (f" -> {', '.join(Path(p).name for p in written)}" if written else "")
          + (f"\n  warning: {row['note']}" if row["note"] else ""))
 
-def _run_and_record(s, row, tag, kernel, slow=False, log_output=False, progress=True, where=""):
-    "Run step `s` on this machine (`execute_step`), time it, and record it in `row` with the results files it wrote (`_finish_step`); its error, or None."
+def _run_and_record(s, row, tag, kernel, slow=False, log_output=False, progress=True, where="", others=()):
+    "Run step `s` on this machine (`execute_step`), time it, and record it in `row` with the results files it wrote (`_finish_step`): those that changed while it ran, less `others` (what steps running beside it write); its error, or None."
     res_dir = Path(s["parameters"].get("results_dir", s["results_dir"]))
     before, t0 = _snapshot(res_dir), time.time()
     err = execute_step(s, kernel, tag, slow, log_output, progress)
     row["seconds"] = round(time.time() - t0, 1)
-    _finish_step(s, row, tag, sorted(str(p) for p, t in _snapshot(res_dir).items() if before.get(p) != t), err, where)
+    others = {str(p) for p in others}
+    _finish_step(s, row, tag, sorted(str(p) for p, t in _snapshot(res_dir).items() if before.get(p) != t and str(p) not in others), err, where)
     return err
 
 def _start_run(profile, overrides, only, results_dir, runs_dir, model_dir, nbs_dir, skip_missing):
@@ -450,6 +455,85 @@ def _start_run(profile, overrides, only, results_dir, runs_dir, model_dir, nbs_d
 def _new_row(s):
     return {"step": s["step"], "notebook": str(s["notebook"]), "output": None, "results": [], "seconds": 0.0, "note": "", "error": None}
 
+def _about_to_run(s, tag):
+    "Before step `s` runs: say what the terminal should know (parameters its notebook does not declare, a resumed training), and forget its old completion record."
+    if s["not_passed"]:
+        _say(f"{tag}: note: {s['notebook'].name} does not declare {', '.join(s['not_passed'])}: not passed")
+    Path(s["record"]).unlink(missing_ok=True)
+    if note := resume_note(s["parameters"]):
+        _say(f"{tag}: resuming its training {note} (backup {s['parameters']['backup_dir']})")
+
+def _step_in_process(s, tag, kernel, slow, others=()):
+    """Run step `s` in a Python process of its own (`_step_job`), as `_run_side_by_side` runs each step: a plain
+    subprocess, so it works from any script or notebook, with no `if __name__ == "__main__"` needed. Returns (its
+    summary row, the lines it said); what the process wrote to stderr goes to the step's log."""
+    import pickle, subprocess
+    with tempfile.TemporaryDirectory(prefix="fer_step_") as d:
+        job = Path(d) / "job.pkl"
+        job.write_bytes(pickle.dumps((s, tag, kernel, slow, list(others))))
+        r = subprocess.run([sys.executable, "-c", "import sys; from fer_nbdev.pipeline import _step_job; _step_job(sys.argv[1])",
+                            str(job)], capture_output=True, text=True)
+        if r.stderr.strip():
+            with open(Path(s["output"]).with_suffix(".log"), "a") as log: log.write(r.stderr)
+        if r.returncode or not job.with_name("done.pkl").is_file():
+            raise RuntimeError(f"its process exited with code {r.returncode}: " + " | ".join(r.stderr.strip().splitlines()[-3:]))
+        return pickle.loads(job.with_name("done.pkl").read_bytes())
+
+def _step_job(path):
+    "The process `_step_in_process` starts: run the step in the job file at `path` (`_run_and_record`), its row and lines into done.pkl beside it."
+    import io, pickle
+    s, tag, kernel, slow, others = pickle.loads(Path(path).read_bytes())
+    row, said = _new_row(s), io.StringIO()
+    _quiet_papermill()
+    with contextlib.redirect_stdout(said): _run_and_record(s, row, tag, kernel, slow, progress=False, others=others)
+    Path(path).with_name("done.pkl").write_bytes(pickle.dumps((row, said.getvalue())))
+
+def _run_side_by_side(steps, summary, prof_name, kernel, jobs, redo, slow, progress):
+    """`run_profile`'s loop with `jobs` steps at once, each in a process of its own: a step starts when the steps it
+    waits for (`cluster.step_dependencies`: the writers of the runs it requires, its `after`, the last `always` step) are
+    done or skipped. At a failure no new step starts; those running finish, the rest are `not run`. One progress bar
+    (on a terminal) counts the steps; each step's lines are said when it ends. A results file that another step of the
+    run expects is never counted as this step's, though it appeared while this step ran."""
+    from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
+    from tqdm.auto import tqdm
+    from .cluster import step_dependencies   # pure Python: Dask is imported only for a cluster
+    deps, n = step_dependencies(steps), len(steps)
+    rows = {s["step"]: _new_row(s) for s in steps}
+    summary.steps.extend(rows.values())
+    todo, running, finished, failed = list(steps), {}, set(), False
+    bar = tqdm(total=n, desc=f"{jobs} steps at a time", unit="step", leave=False, dynamic_ncols=True,
+               disable=not (progress and sys.stderr.isatty()))
+    _BAR.append(bar)
+    try:
+        with ThreadPoolExecutor(jobs) as ex:   # each thread waits on a step's own process
+            def start_ready():   # start what can start; a skipped step can free others at once, so look again
+                while not failed and len(running) < jobs:
+                    ready = [s for s in todo if all(d in finished for d in deps[s["step"]])]
+                    if not ready: return
+                    s = ready[0]; todo.remove(s)
+                    tag = f"[{s['i']}/{n}] {s['step']}"
+                    if (skip := _not_to_run(s, tag, redo, prof_name)) is not None:
+                        rows[s["step"]].update(skip); finished.add(s["step"]); bar.update(); continue
+                    _about_to_run(s, tag)
+                    others = [p for t in steps if t is not s for p in t["expected"]]   # the results files of the other steps
+                    running[ex.submit(_step_in_process, s, tag, kernel, slow, others)] = s
+            while True:
+                start_ready()
+                if not running: break    # all done, or stopped by a failure (`step_dependencies` orders the rest)
+                for f in wait(running, return_when=FIRST_COMPLETED)[0]:
+                    s = running.pop(f)
+                    try: row, said = f.result()
+                    except Exception as e:   # the step's process died (killed, out of memory)
+                        row, said = {**_new_row(s), "status": "failed", "error": f"its process died: {describe_error(e)}"}, \
+                                    f"[{s['i']}/{n}] {s['step']}: FAILED: its process died ({type(e).__name__}: {e})\n"
+                    rows[s["step"]].update(row)
+                    if said.strip(): _say(said.rstrip())
+                    finished.add(s["step"]); bar.update()
+                    failed = failed or row["status"] == "failed"
+    finally:
+        _BAR.remove(bar); bar.close()
+    for s in todo: rows[s["step"]]["status"] = "not run"
+
 def run_profile(profile="smoke",    # a profile's name, a profiles file or a dict (`get_profile`)
                 overrides=None,     # {name: value} over every step that declares it
                 only=None,          # step names, notebook names, numbers or globs; None: every step
@@ -463,22 +547,23 @@ def run_profile(profile="smoke",    # a profile's name, a profiles file or a dic
                 progress=True,      # one progress bar for the running step
                 kernel_name=None,   # a Jupyter kernel; None: this Python
                 skip_missing=False, # skip steps whose notebook does not exist, instead of stopping
+                jobs=None,          # steps run at once, each in its own process; None: the profile's `jobs` (default 1); at most the CPU cores
                ) -> RunSummary:
-    "Run a profile's steps (or those `only` names) with papermill; skip steps already done unless `redo`; stop at a failure. `results_dir` None: `default_results_dir`. What a step's kernel prints outside its cells' outputs goes to `<runs_dir>/<profile>/<step>.log` (with `log_output`: to the terminal, with the cells' outputs)."
+    "Run a profile's steps (or those `only` names) with papermill; skip steps already done unless `redo`; stop at a failure. `results_dir` None: `default_results_dir`. What a step's kernel prints outside its cells' outputs goes to `<runs_dir>/<profile>/<step>.log` (with `log_output`: to the terminal, with the cells' outputs). With `jobs` above 1, a step starts as soon as the steps it waits for are done (`cluster.step_dependencies`)."
     prof, steps, summary = _start_run(profile, overrides, only, results_dir, runs_dir, model_dir, nbs_dir, skip_missing)
     _quiet_papermill(log_output)
     n, failed = len(steps), False
+    jobs = max(1, min(int(jobs or prof.get("jobs", 1)), os.cpu_count() or 1, len(steps)))
     with (contextlib.nullcontext(kernel_name) if kernel_name else this_python_kernel()) as kernel:
+        if jobs > 1 and not log_output:   # a terminal shows one step's live output at a time only
+            _run_side_by_side(steps, summary, prof["name"], kernel, jobs, redo, slow, progress)
+            steps = []
         for s in steps:
             row = _new_row(s); summary.steps.append(row)
             tag = f"[{s['i']}/{n}] {s['step']}"
             if failed: row["status"] = "not run"; continue
             if (skip := _not_to_run(s, tag, redo, prof["name"])) is not None: row.update(skip); continue
-            if s["not_passed"]:
-                _say(f"{tag}: note: {s['notebook'].name} does not declare {', '.join(s['not_passed'])}: not passed")
-            Path(s["record"]).unlink(missing_ok=True)
-            if note := resume_note(s["parameters"]):
-                _say(f"{tag}: resuming its training {note} (backup {s['parameters']['backup_dir']})")
+            _about_to_run(s, tag)
             if log_output:
                 shown = {k: v for k, v in s["parameters"].items() if k not in ("results_dir", "model_dir", "profile", "backup_dir")}
                 _say(f"{tag}: running {s['notebook'].name} -> {s['output']}  {shown}")
@@ -542,6 +627,9 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-missing", action="store_true", help="skip steps whose notebook does not exist yet")
     ap.add_argument("--kernel", default=None, help="Jupyter kernel name (default: this Python)")
     ap.add_argument("--no-progress", action="store_true", help="no papermill progress bar")
+    ap.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                    help="run N steps at once on this machine, each in its own process as soon as the steps it waits for are "
+                         "done (default: the profile's `jobs`: 2 for smoke, else 1; at most the CPU cores)")
     ap.add_argument("--cluster", default=None, metavar="ADDRESS",
                     help="run the steps on a Dask cluster: local:N (N workers on this machine, 127.0.0.1 only) or a scheduler's "
                          "address, tcp://HOST:8786 or tls://HOST:8786 (needs the cluster extra: pip install 'fer_nbdev[cluster]')")
@@ -576,7 +664,7 @@ def main(argv=None) -> int:
                                      model_dir=a.models, nbs_dir=a.nbs, slow=a.slow, skip_missing=a.skip_missing)
         else:
             summary = run_profile(a.profile or "smoke", overrides, a.only, a.redo, a.results, a.runs, a.models, a.nbs, a.slow,
-                                  a.log_output, not a.no_progress, a.kernel, a.skip_missing)
+                                  a.log_output, not a.no_progress, a.kernel, a.skip_missing, a.jobs)
     except (ValueError, OSError, ImportError) as e:   # bad input, a missing file, an unreachable scheduler, no Dask
         _say(f"fer-run: error: {e}")
         return 2

@@ -17,7 +17,7 @@ __all__ = ['PROFILES_FILE', 'STEP_KEYS', 'PROFILE_KEYS', 'FILE_KEYS', 'PROFILE_S
 # %% ../nbs/00b_profiles.ipynb 8
 PROFILES_FILE = package_dir() / "profiles.yaml"   # the project's profiles: smoke, cpu, cpufull, gpu
 STEP_KEYS = ("notebook", "label", "runs", "requires", "after", "always", "publish", "resources", "parameters")   # what a step may say
-PROFILE_KEYS = ("description", "parameters", "resources", "steps")
+PROFILE_KEYS = ("description", "parameters", "resources", "jobs", "steps")
 FILE_KEYS = ("profiles", "recipe", "distill", "sets")   # sets: named parameter sets, for the steps to use
 
 # %% ../nbs/00b_profiles.ipynb 11
@@ -79,7 +79,7 @@ def step(notebook,      # the notebook's name, without .ipynb
          always=False,  # run it every time (the report)
          requires=None, # 'imagenet', or run names whose results files it needs
          publish=False, # the step whose outputs `fer-run --publish` shows, among several of one notebook
-         after=None,    # step names it waits for on a cluster, besides the steps that write what it `requires`
+         after=None,    # step names it waits for when steps run side by side (`jobs`, a cluster), besides the steps that write what it `requires`
          resources=None,# what one cluster worker must have to run it, e.g. {"GPU": 1}; None: none
          **parameters,  # the notebook's parameters
         ) -> dict:
@@ -153,9 +153,12 @@ def check_profile(name,             # the profile's name
         if late := [a for a in s["after"] if a not in [t["step"] for t in out[:i]]]:
             raise ProfileError(f"{where}, step {i + 1} ({s['step']}): `after` names {', '.join(map(repr, late))}, not a step before it")
     _check_resources(prof.get("resources"), where)
+    jobs = prof.get("jobs", 1)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ProfileError(f"{where}: `jobs` is how many steps one machine runs at once, a whole number ≥ 1, not {jobs!r}")
     for s, raw in zip(out, steps):   # the profile's resources are every step's that names none of its own
         if "resources" not in raw: s["resources"] = dict(prof.get("resources") or {})
-    return {"name": name, "description": str(prof.get("description", "")), "parameters": shared, "steps": out}
+    return {"name": name, "description": str(prof.get("description", "")), "parameters": shared, "jobs": jobs, "steps": out}
 
 def _yaml_loader():
     "PyYAML's safe loader, reading numbers as YAML 1.2 and Python do: `5e-4` is a float (YAML 1.1 makes it a string)."

@@ -158,6 +158,38 @@ def test_failure_stops_keeps_partial_and_resumes(tiny, capsys):
     assert s.ran == ["03_three"]
 
 
+def test_steps_side_by_side_stop_at_a_failure_and_attribute_their_results(tiny, capsys):
+    "With jobs=2 the independent steps run at once, each in its own process; a failure starts no new step, and each record names only its own results."
+    PROFILES["t"]["steps"][2]["requires"] = ["two"]       # 03_three waits for 02_boom
+    args = ["--profile", "t", "--nbs", str(tiny / "nbs"), "--results", str(tiny / "r"), "--runs", str(tiny / "u"), "--jobs", "2"]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "[2/3] 02_boom: FAILED" in out and "RuntimeError: boom on purpose" in out and "not run  03_three" in out
+    assert (tiny / "r" / "t-one.json").exists() and not (tiny / "r" / "t-three-renamed.json").exists()
+    s = run_profile("t", overrides={"fail": False}, nbs_dir=tiny / "nbs", results_dir=tiny / "r", runs_dir=tiny / "u",
+                    progress=False, jobs=2)
+    assert (s.skipped, s.ran, s.ok) == (["01_one"], ["02_boom", "03_three"], True)
+    for name, wrote in (("02_boom", "t-two.json"), ("03_three", "t-three-renamed.json")):
+        rec = json.loads((tiny / "u" / "t" / f"{name}.done.json").read_text())
+        assert [Path(r).name for r in rec["results"]] == [wrote], rec["results"]
+
+
+def test_smoke_steps_ran_two_at_a_time_after_the_steps_they_need(smoke_runs):
+    """The smoke profile runs two steps at once (`jobs: 2`; in CI, the README's first command did): cnn4_distilled, which
+    learns from cnn4's run, started after cnn4 ended, and two of the steps overlapped."""
+    import datetime
+    from conftest import SMOKE_STEPS
+    runs, _ = smoke_runs
+    span = {}
+    for st in SMOKE_STEPS:
+        rec = json.loads((runs / "smoke" / f"{st}.done.json").read_text())
+        end = datetime.datetime.fromisoformat(rec["finished"]).timestamp()
+        span[st] = (end - rec["seconds"], end)
+    assert span["03_cnn-cnn4_distilled-usage"][0] >= span["03_cnn-cnn4-usage"][1] - 1, span   # 1 s: the record's resolution
+    overlap = [(a, b) for a in span for b in span if a < b and min(span[a][1], span[b][1]) - max(span[a][0], span[b][0]) > 2]
+    assert overlap, span
+
+
 def test_requirement_missing_skips_step_without_failing(tiny, monkeypatch):
     def offline(*a, **k): raise OSError("offline")
     monkeypatch.setattr(socket, "create_connection", offline)
