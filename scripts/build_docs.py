@@ -23,8 +23,8 @@ notebook's earlier cells define), and an error while collecting the API referenc
 """
 from __future__ import annotations
 import argparse, ast, html, json, os, re, shutil, sys, tempfile, time, warnings
-import subprocess
-from concurrent.futures import ThreadPoolExecutor
+import contextlib, io, multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -312,16 +312,46 @@ def yaml_front(d: dict) -> str:
     return "---\n" + yaml.safe_dump(d, allow_unicode=True, sort_keys=False, width=1000) + "---\n\n"
 
 
-def _render_in_subprocess(job: dict) -> dict:
-    "Render one notebook in a fresh Python process (as nbdev's proc_nbs does: each notebook's code runs apart)."
-    with tempfile.TemporaryDirectory() as d:
-        (Path(d) / "job.json").write_text(json.dumps(job))
-        r = subprocess.run([sys.executable, __file__, "--worker", str(Path(d) / "job.json")], cwd=ROOT,
-                           capture_output=True, text=True)
-        for line in r.stderr.splitlines():
-            if line.startswith(("warning:", "Traceback")) or r.returncode: print(f"[{Path(job['path']).name}] {line}", file=sys.stderr)
-        if r.returncode: raise RuntimeError(f"{job['path']}: rendering failed (exit {r.returncode})")
-        return json.loads((Path(d) / "job.json").read_text())
+def _worker_start(log_dir: str):
+    "A rendering process: what C code writes to stderr (TensorFlow's start-up lines) goes to its log, not the terminal."
+    fd = os.open(os.path.join(log_dir, f"{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(fd, 2)
+
+
+def _render_job(job: dict) -> dict:
+    "Render one page in a worker process; the warnings it prints come back with the page, for the parent to show."
+    buf = io.StringIO()
+    with contextlib.redirect_stderr(buf): page = render_page(job)
+    page["warnings"] = [l for l in buf.getvalue().splitlines() if l.startswith(("warning:", "Traceback"))]
+    return page
+
+
+def render_pages(jobs: list[dict], workers: int) -> list[dict]:
+    """Render the pages in `workers` long-lived processes, each taking the next notebook when it is free.
+
+    Each notebook's code runs apart, in its own nbdev shell, as nbdev's proc_nbs keeps it; a process imports the
+    library (and TensorFlow) once for the notebooks it renders, not once per notebook. The executed pages, the
+    slowest, go first."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import build_docs as me   # by its module name: a spawned worker imports that, not the script the parent runs as __main__
+    order = sorted(range(len(jobs)), key=lambda i: not jobs[i]["execute"])
+    pages = [None] * len(jobs)
+    with tempfile.TemporaryDirectory() as logs:
+        try:
+            with ProcessPoolExecutor(max(1, workers), mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=me._worker_start, initargs=(logs,)) as ex:
+                futures = {i: ex.submit(me._render_job, jobs[i]) for i in order}
+                for i in range(len(jobs)):
+                    name = Path(jobs[i]["path"]).name
+                    try: pages[i] = futures[i].result()
+                    except Exception as e: raise RuntimeError(f"{jobs[i]['path']}: rendering failed: {type(e).__name__}: {e}") from e
+                    for line in pages[i].pop("warnings"): print(f"[{name}] {line}", file=sys.stderr)
+        except Exception:
+            for log in sorted(Path(logs).glob("*.log")):   # what the workers' C code said (a crash's last words)
+                tail = log.read_text(errors="replace").strip().splitlines()[-20:]
+                if tail: print(f"rendering process {log.stem}, last lines of its stderr:\n  " + "\n  ".join(tail), file=sys.stderr)
+            raise
+    return pages
 
 
 # ---------------------------------------------------------------- README ----------------------------------------
@@ -388,7 +418,7 @@ def build_site(out: Path, results_dir: Path, execute_all=False, no_execute=False
                  "repo_url": cfg.get("git_url", ""),
                  "results_section": section if n == cfg.get("readme_nb", "index.ipynb") else None}
                 for n in names]
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as ex: pages = list(ex.map(_render_in_subprocess, jobs))
+        pages = render_pages(jobs, workers)
         shutil.copy(ROOT / "scripts" / "docs.css", md / "docs.css")
         # links between pages and to API anchors are checked: a broken one fails the build (unless only some pages are built)
         from mkdocs.exceptions import Abort
@@ -399,10 +429,6 @@ def build_site(out: Path, results_dir: Path, execute_all=False, no_execute=False
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--worker"]:   # internal: render one notebook, the job file gets the result
-        job = Path(argv[1])
-        job.write_text(json.dumps(render_page(json.loads(job.read_text()))))
-        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--readme", action="store_true", help="build README.md only")
     ap.add_argument("--site", action="store_true", help="build the site only")
