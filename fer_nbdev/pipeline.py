@@ -557,17 +557,17 @@ def run_profile(profile="smoke",    # a profile's name, a profiles file or a dic
     with (contextlib.nullcontext(kernel_name) if kernel_name else this_python_kernel()) as kernel:
         if jobs > 1 and not log_output:   # a terminal shows one step's live output at a time only
             _run_side_by_side(steps, summary, prof["name"], kernel, jobs, redo, slow, progress)
-            steps = []
-        for s in steps:
-            row = _new_row(s); summary.steps.append(row)
-            tag = f"[{s['i']}/{n}] {s['step']}"
-            if failed: row["status"] = "not run"; continue
-            if (skip := _not_to_run(s, tag, redo, prof["name"])) is not None: row.update(skip); continue
-            _about_to_run(s, tag)
-            if log_output:
-                shown = {k: v for k, v in s["parameters"].items() if k not in ("results_dir", "model_dir", "profile", "backup_dir")}
-                _say(f"{tag}: running {s['notebook'].name} -> {s['output']}  {shown}")
-            failed = _run_and_record(s, row, tag, kernel, slow, log_output, progress) is not None
+        else:
+            for s in steps:
+                row = _new_row(s); summary.steps.append(row)
+                tag = f"[{s['i']}/{n}] {s['step']}"
+                if failed: row["status"] = "not run"; continue
+                if (skip := _not_to_run(s, tag, redo, prof["name"])) is not None: row.update(skip); continue
+                _about_to_run(s, tag)
+                if log_output:
+                    shown = {k: v for k, v in s["parameters"].items() if k not in ("results_dir", "model_dir", "profile", "backup_dir")}
+                    _say(f"{tag}: running {s['notebook'].name} -> {s['output']}  {shown}")
+                failed = _run_and_record(s, row, tag, kernel, slow, log_output, progress) is not None
     if on_sample(prof, overrides) and summary.ran:   # a check: its models need not be kept at full precision
         shrink_models(Path(model_dir) if model_dir else Path(runs_dir) / prof["name"] / "models")
     return summary

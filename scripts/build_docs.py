@@ -242,10 +242,11 @@ def for_site(nb: dict) -> dict:
             if "text/markdown" in data:
                 md = "".join(data["text/markdown"]) if isinstance(data["text/markdown"], list) else data["text/markdown"]
                 data["text/markdown"] = _API_HEADING.sub(lambda m: f"{m.group(1)} {m.group(2)} {{ #{m.group(2).lower()} }}", md)
-            long_html = "text/html" in data and "".join(data["text/html"]).count("\n") > FOLD_LINES
+            page_html = "".join(data["text/html"]) if "text/html" in data else ""
+            long_html = page_html.count("\n") > FOLD_LINES
             text = "".join(o.get("text", "")) if o.get("output_type") == "stream" else ""
             if long_html or text.count("\n") > FOLD_LINES:
-                body = "".join(data["text/html"]) if long_html else f"<pre>{html.escape(text)}</pre>"
+                body = page_html if long_html else f"<pre>{html.escape(text)}</pre>"
                 n = body.count("\n")
                 o.clear()
                 o.update(output_type="display_data", metadata={}, data={"text/html":
