@@ -18,6 +18,6 @@ echo "== nbdev_test: every notebook with its small default parameters"
 nbdev_test --n_workers 2 --timing
 
 echo "== pytest"
-# three test processes (pytest-xdist) on two cores: many tests wait on a subprocess, a server or a kernel, and a third
-# process fills those waits; a file's tests stay together in one process, so a module's fixture is built once
-pytest tests/ -q -p no:cacheprovider --durations=30 -n 3 --dist loadfile "$@"
+# two test processes (pytest-xdist): many tests wait on a subprocess, a server or a kernel, so two share the cores well;
+# a file's tests stay together in one process, so a module's fixture is built once
+pytest tests/ -q -p no:cacheprovider --durations=30 -n 2 --dist loadfile "$@"
