@@ -611,10 +611,10 @@ def labelled_photos(path=None) -> list:
     return out
 
 
-# %% ../nbs/08_detect.ipynb 53
+# %% ../nbs/08_detect.ipynb 55
 PADDING = 0.02  # margin added on each side of a Haar box, as a fraction of its size: FER2013 crops ≈ Haar boxes (measured)
 
-# %% ../nbs/08_detect.ipynb 57
+# %% ../nbs/08_detect.ipynb 59
 def _resize48(a):
     import cv2
     interp = cv2.INTER_AREA if min(a.shape) >= IMAGE_SIZE else cv2.INTER_LINEAR  # INTER_AREA shrinks; enlarging is linear
