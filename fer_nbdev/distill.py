@@ -132,7 +132,7 @@ def distillations(results_dir, profile="cpufull") -> "pd.DataFrame":
                      "twin PublicTest": (tw.get("PublicTest") or {}).get("accuracy"), "twin PrivateTest": (tw.get("PrivateTest") or {}).get("accuracy")})
     return pd.DataFrame(rows)
 
-# %% ../nbs/06a_distill.ipynb 28
+# %% ../nbs/06a_distill.ipynb 30
 def compare_on_photos(candidate,          # the model that would be shipped: anything `EmotionDetector` takes (a .keras file, a packaged name)
                       current="default",  # the model it would replace
                       photos=None,        # the labelled photos' folder (`detect.find_photos`); only their images are used
