@@ -298,9 +298,13 @@ def test_search_finds_a_function_by_name(browser):
     box = driver.find_element(By.CSS_SELECTOR, "input.md-search__input")
     box.send_keys("load_fer2013")
     entry = re.compile(r"/data\.html(\?[^#]*)?#load_fer2013$")   # Material adds ?h=<query> to highlight the words found
-    hit = lambda d: next((a for a in d.find_elements(By.CSS_SELECTOR, ".md-search-result__link") if entry.search(a.get_attribute("href"))), None)
-    WebDriverWait(driver, 30).until(hit)
-    driver.execute_script("arguments[0].click()", hit(driver))
+    # find and click the result in one script: the results list re-renders as the search index loads, so an
+    # element found by one WebDriver call can be gone (stale) by the next
+    click_hit = """const a = Array.from(document.querySelectorAll('.md-search-result__link'))
+                        .find(a => new RegExp(arguments[0]).test(a.href));
+                   if (a) a.click();
+                   return Boolean(a);"""
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script(click_hit, entry.pattern))
     WebDriverWait(driver, 30).until(lambda d: entry.search(d.current_url))
     assert driver.find_element(By.ID, "load_fer2013").text.startswith("load_fer2013")
 
