@@ -133,29 +133,30 @@ def distillations(results_dir, profile="cpufull") -> "pd.DataFrame":
     return pd.DataFrame(rows)
 
 # %% ../nbs/06a_distill.ipynb 30
-def compare_on_photos(candidate,          # the model that would be shipped: anything `EmotionDetector` takes (a .keras file, a packaged name)
-                      current="default",  # the model it would replace
-                      photos=None,        # the labelled photos' folder (`detect.find_photos`); only their images are used
-                      extra=(),           # more image files, e.g. the tests' portrait
+def compare_on_photos(models:dict,  # {name: model}, each anything `EmotionDetector` takes (a .keras file, a packaged name)
+                      photos=None,  # the labelled photos' folder (`detect.find_photos`); only their images are used
+                      extra=(),     # more image files, e.g. the tests' portrait
                      ) -> tuple:
-    """Every face the predictor's default detector finds in real photos, classified by `current` and by `candidate`
-    as `fer-predict` classifies it (the detector's crop, no TTA). Returns (table, faces): one row per face with its
-    photo, box, each model's top emotion and probability and whether they agree; `faces` the (n, 48, 48) crops."""
+    """Every face the predictor's default detector finds in real photos, classified by each of `models` as
+    `fer-predict` classifies it (the detector's crop, no TTA). The faces are found once, by the first model's
+    detector, and every model classifies the same crops. Returns (table, faces): one row per face with its photo, its
+    box, and for each model its top emotion (column `name`) and that emotion's probability (`name p`); `faces` the
+    (n, 48, 48) crops, in the table's order."""
     import pandas as pd
     from fer_nbdev.data import EMOTIONS
     from fer_nbdev.detect import labelled_photos, load_image
     from fer_nbdev.predict import EmotionDetector
-    cur, cand = EmotionDetector(current), EmotionDetector(candidate)
+    detectors = {name: EmotionDetector(m) for name, m in models.items()}
+    finder = next(iter(detectors.values()))
     images = [(name, img) for name, img, _ in labelled_photos(photos)] + [(Path(p).name, load_image(p)) for p in extra]
     rows, crops = [], []
-    for name, img in images:
-        boxes, faces, _ = cur.prepare(img)
+    for photo, img in images:
+        boxes, faces, _ = finder.prepare(img)
         if not len(boxes): continue
-        for b, f, a, c in zip(boxes, faces, cur.classify(faces), cand.classify(faces)):
-            rows.append({"photo": name, "box": tuple(int(v) for v in b), "current": EMOTIONS[a.argmax()],
-                         "current p": round(float(a.max()), 2), "candidate": EMOTIONS[c.argmax()],
-                         "candidate p": round(float(c.max()), 2)})
-            crops.append(f)
-    table = pd.DataFrame(rows, columns=["photo", "box", "current", "current p", "candidate", "candidate p"])
-    table["agree"] = table["current"] == table["candidate"]
-    return table, (np.stack(crops) if crops else np.zeros((0, 48, 48), np.uint8))
+        probs = {name: d.classify(faces) for name, d in detectors.items()}
+        for i, (b, f) in enumerate(zip(boxes, faces)):
+            row = {"photo": photo, "box": tuple(int(v) for v in b)}
+            for name, p in probs.items(): row.update({name: EMOTIONS[p[i].argmax()], f"{name} p": round(float(p[i].max()), 2)})
+            rows.append(row); crops.append(f)
+    columns = ["photo", "box", *(col for name in models for col in (name, f"{name} p"))]
+    return pd.DataFrame(rows, columns=columns), (np.stack(crops) if crops else np.zeros((0, 48, 48), np.uint8))
